@@ -1,0 +1,338 @@
+"""The host model: plain, immutable data read from a user's dump.
+
+Nothing here reads files or decides routing. ``sources/`` builds a
+:class:`Host`; ``kernel/`` simulates on it; ``explain/`` renders the result.
+
+Names follow the kernel's own structures so a reader can check them:
+:class:`Rule` is a ``struct fib_rule`` (include/net/fib_rules.h),
+:class:`Route` a ``struct fib_alias`` + ``struct fib_info``
+(net/ipv4/fib_lookup.h), :class:`Flow` a ``struct flowi4`` / ``flowi6``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wgexplain.ruleset import Ruleset
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+
+AF_INET = 2
+AF_INET6 = 10
+
+#: Reserved routing table ids (include/uapi/linux/rtnetlink.h ``rt_class_t``).
+RT_TABLE_UNSPEC = 0
+RT_TABLE_COMPAT = 252
+RT_TABLE_DEFAULT = 253
+RT_TABLE_MAIN = 254
+RT_TABLE_LOCAL = 255
+TABLE_NAMES: dict[int, str] = {
+    RT_TABLE_DEFAULT: "default",
+    RT_TABLE_MAIN: "main",
+    RT_TABLE_LOCAL: "local",
+}
+
+#: Route types (``RTN_*`` in rtnetlink.h), as iproute2 names them.
+ROUTE_TYPES = (
+    "unicast", "local", "broadcast", "anycast", "multicast",
+    "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve",
+)
+
+#: Rule actions (``FR_ACT_*`` in fib_rules.h), as iproute2 names them.
+RULE_ACTIONS = ("lookup", "goto", "nop", "blackhole", "unreachable", "prohibit")
+
+
+def family_of(addr: IPAddress | IPNetwork | IPInterface) -> int:
+    """AF_INET or AF_INET6 for an address, network or interface."""
+    return AF_INET if addr.version == 4 else AF_INET6
+
+
+def family_name(family: int) -> str:
+    return "inet" if family == AF_INET else "inet6"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a fact came from: the user's file and 1-based line.
+
+    ``derived`` is set when the fact was not in the dump but built the way
+    the kernel builds it (e.g. table ``local`` from the addresses); ``why``
+    then says how.
+    """
+
+    file: str
+    line: int = 0
+    derived: bool = False
+    why: str = ""
+
+    def __str__(self) -> str:
+        if self.derived:
+            return f"derived: {self.why}" if self.why else "derived"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+NO_ORIGIN = Origin("<none>")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A network device (``struct net_device``), as ``ip link`` shows it."""
+
+    index: int
+    name: str
+    flags: frozenset[str] = frozenset()  # UP, LOWER_UP, LOOPBACK, POINTOPOINT, NOARP, ...
+    mtu: int | None = None
+    state: str | None = None  # operstate: UP, DOWN, UNKNOWN
+    link_type: str | None = None  # ether, loopback, none, ...
+    address: str | None = None  # MAC
+    kind: str | None = None  # veth, wireguard, tun, bridge, vrf (from -d)
+    master: str | None = None
+    group: int = 0  # the device group (``ip link set group``; suppress_ifgroup)
+    origin: Origin = NO_ORIGIN
+
+    @property
+    def up(self) -> bool:
+        return "UP" in self.flags
+
+    @property
+    def carrier(self) -> bool:
+        """IFF_LOWER_UP, or assumed when the dump shows the device UP without flags."""
+        return "LOWER_UP" in self.flags or ("UP" in self.flags and "NO-CARRIER" not in self.flags)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An interface address (``struct in_ifaddr`` / ``inet6_ifaddr``)."""
+
+    dev: str
+    address: IPInterface  # address with its prefix length
+    scope: str = "global"  # global, link, host, site, or a number
+    peer: IPNetwork | None = None  # ``peer`` on point-to-point links
+    broadcast: ipaddress.IPv4Address | None = None
+    flags: frozenset[str] = frozenset()  # secondary, noprefixroute, dynamic, deprecated, tentative, ...
+    label: str | None = None
+    origin: Origin = NO_ORIGIN
+
+    @property
+    def family(self) -> int:
+        return family_of(self.address)
+
+    @property
+    def ip(self) -> IPAddress:
+        return self.address.ip
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A policy routing rule (``struct fib_rule``), one line of ``ip rule``.
+
+    Selectors left at ``None`` match everything, as in ``fib_rule_match()``.
+    ``src``/``dst`` are networks; ``None`` is ``from all``/``to all``.
+    ``table`` is the numeric id for ``lookup``; ``goto`` the target pref.
+    """
+
+    family: int
+    pref: int
+    action: str = "lookup"
+    table: int | None = None
+    goto: int | None = None
+    invert: bool = False  # ``not``
+    src: IPNetwork | None = None
+    dst: IPNetwork | None = None
+    iif: str | None = None
+    oif: str | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None  # None = 0xffffffff when fwmark is set
+    uidrange: tuple[int, int] | None = None
+    ipproto: int | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    tos: int = 0  # ``tos``/``dsfield``
+    l3mdev: bool = False
+    suppress_prefixlength: int | None = None
+    suppress_ifgroup: int | None = None
+    protocol: str | None = None  # ``proto`` of the rule (kernel, boot, static...)
+    iif_detached: bool = False  # ``[detached]`` flag after iif
+    oif_detached: bool = False
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True, slots=True)
+class Nexthop:
+    """One hop of a route (``struct fib_nh``)."""
+
+    gateway: IPAddress | None = None
+    dev: str | None = None
+    weight: int = 1
+    onlink: bool = False
+    flags: frozenset[str] = frozenset()  # dead, linkdown, onlink, pervasive
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route in one table (``struct fib_alias`` + ``fib_info``).
+
+    A single-path route has one :class:`Nexthop` (possibly with neither
+    gateway nor device, e.g. ``blackhole``); multipath routes have several.
+    ``metric`` is the ``priority`` (``RTA_PRIORITY``); ``tos`` the
+    ``fa_tos`` (IPv4) key.
+    """
+
+    family: int
+    table: int
+    dst: IPNetwork
+    type: str = "unicast"
+    tos: int = 0
+    metric: int = 0
+    protocol: str | None = None
+    scope: str = "global"  # global/universe, link, host, nowhere, site
+    prefsrc: IPAddress | None = None
+    nexthops: tuple[Nexthop, ...] = ()
+    flags: frozenset[str] = frozenset()  # linkdown, dead, onlink (route level)
+    pref: str | None = None  # IPv6 router preference: low, medium, high
+    expires: int | None = None
+    extra: tuple[tuple[str, str], ...] = ()  # mtu, advmss, ... kept, not simulated
+    origin: Origin = NO_ORIGIN
+
+    @property
+    def prefixlen(self) -> int:
+        return self.dst.prefixlen
+
+    @property
+    def gateway(self) -> IPAddress | None:
+        return self.nexthops[0].gateway if len(self.nexthops) == 1 else None
+
+    @property
+    def dev(self) -> str | None:
+        return self.nexthops[0].dev if len(self.nexthops) == 1 else None
+
+    @property
+    def multipath(self) -> bool:
+        return len(self.nexthops) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class WgPeer:
+    """A WireGuard peer, as ``wg show all dump`` lists it."""
+
+    public_key: str
+    endpoint: tuple[IPAddress, int] | None = None
+    allowed_ips: tuple[IPNetwork, ...] = ()
+    preshared_key: bool = False
+    latest_handshake: int = 0
+    keepalive: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WgInterface:
+    """A WireGuard device (drivers/net/wireguard/device.h ``struct wg_device``)."""
+
+    name: str
+    public_key: str | None = None
+    listen_port: int | None = None
+    fwmark: int = 0
+    peers: tuple[WgPeer, ...] = ()
+    inferred: bool = False  # True when guessed from the ruleset, not read from wg
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """Everything known about one machine's network stack.
+
+    ``rules`` and ``routes`` hold both families. ``routes`` holds every
+    table; routes built by derivation have ``origin.derived``.
+    ``dumped`` records which parts the dump actually contained, e.g.
+    ``{"ip-rule", "ip6-route", "ip-addr", "nft"}``, so outputs can warn about
+    what is missing instead of guessing silently.
+    """
+
+    links: tuple[Link, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    routes: tuple[Route, ...] = ()
+    table_names: Mapping[int, str] = field(default_factory=lambda: dict(TABLE_NAMES))
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    ruleset: "Ruleset | None" = None
+    wireguard: tuple[WgInterface, ...] = ()
+    dumped: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()
+    source: str = ""
+    #: raw blocks read but not interpreted by the iproute2 readers (e.g. the
+    #: nft text before issue 3's parser reads it): (command, first line, text)
+    blocks: tuple[tuple[str, Origin, str], ...] = ()
+
+    def link(self, name: str) -> Link | None:
+        for link in self.links:
+            if link.name == name:
+                return link
+        return None
+
+    def link_by_index(self, index: int) -> Link | None:
+        for link in self.links:
+            if link.index == index:
+                return link
+        return None
+
+    def addresses_of(self, dev: str, family: int | None = None) -> list[Address]:
+        return [a for a in self.addresses if a.dev == dev and (family is None or a.family == family)]
+
+    def rules_of(self, family: int) -> list[Rule]:
+        """Rules of one family in the order the kernel walks them (by pref, stable)."""
+        return sorted((r for r in self.rules if r.family == family), key=lambda r: r.pref)
+
+    def routes_of(self, family: int, table: int | None = None) -> list[Route]:
+        return [r for r in self.routes if r.family == family and (table is None or r.table == table)]
+
+    def table_name(self, table: int) -> str:
+        return self.table_names.get(table, str(table))
+
+    def sysctl(self, key: str, default: str | None = None) -> str | None:
+        return self.sysctls.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """The lookup key of a routing decision (``struct flowi4`` / ``flowi6``).
+
+    Mirrors the arguments of ``ip route get``: ``iif`` set means an input
+    lookup (a packet arriving on that device), otherwise an output lookup.
+    """
+
+    dst: IPAddress
+    src: IPAddress | None = None
+    iif: str | None = None
+    oif: str | None = None
+    mark: int = 0
+    uid: int | None = None
+    ipproto: int | None = None
+    sport: int | None = None
+    dport: int | None = None
+    tos: int = 0
+
+    @property
+    def family(self) -> int:
+        return family_of(self.dst)
+
+
+def as_dict(obj: Any) -> Any:
+    """Plain-JSON view of model objects (addresses as strings)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [as_dict(x) for x in obj]
+    if isinstance(obj, frozenset):
+        return sorted(as_dict(x) for x in obj)
+    if isinstance(obj, Mapping):
+        return {str(k): as_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network,
+                        ipaddress.IPv6Network, ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
+        return str(obj)
+    return obj
