@@ -1,0 +1,44 @@
+"""MkDocs hook: the site loads nothing from outside.
+
+nbconvert's HTML template (used by mkdocs-jupyter) always adds a MathJax
+loader from cdnjs and a Mermaid loader; our notebooks use neither, so both
+are removed from notebook pages. Then every page is checked: any ``<script
+src>``, ``<link href>``, ``<img src>``, ``<iframe src>``, ``<source src>``,
+CSS ``url()`` or ``@import`` pointing off-site is logged as a warning,
+which fails ``mkdocs build --strict``. Plain ``<a href>`` links to other
+sites are fine: a reader follows them, the page does not fetch them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.pages import Page
+
+log = logging.getLogger("mkdocs.hooks.offline")
+
+_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_MERMAID = re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded".*?mermaid.*?</script>', re.S)
+_EXTERNAL = re.compile(
+    r"""<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc\s*=\s*["']?(?P<a>(?:https?:)?//[^"'\s>]+)"""
+    r"""|<link\b[^>]*?\bhref\s*=\s*["']?(?P<b>(?:https?:)?//[^"'\s>]+)"""
+    r"""|url\(\s*["']?(?P<c>(?:https?:)?//[^"')\s]+)"""
+    r"""|@import\s+(?:url\()?\s*["'](?P<d>(?:https?:)?//[^"']+)""",
+    re.I,
+)
+
+
+def external_references(html: str) -> list[str]:
+    """Every URL in ``html`` that a browser would fetch from another host."""
+    return sorted({next(g for g in m.groups() if g) for m in _EXTERNAL.finditer(html)})
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    if page.file.src_uri.endswith(".ipynb"):
+        output = _MATHJAX.sub("", output)
+        output = _MERMAID.sub("", output)
+    for url in external_references(output):
+        log.warning("%s: the page would fetch %s from outside the site", page.file.src_uri, url)
+    return output

@@ -1,0 +1,274 @@
+"""``wgexplain redact``: nothing public survives, relations are kept, formats are kept."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wgexplain.redact import KEPT, Redactor, is_public, redact_bundle, redact_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "examples" / "mullvad"
+
+V4 = ipaddress.IPv4Address
+V6 = ipaddress.IPv6Address
+
+public4 = st.integers(0, 2**32 - 1).map(V4).filter(is_public)
+public6 = st.integers(0x2000 << 112, (0x4000 << 112) - 1).map(V6).filter(is_public)
+kept_addr = st.sampled_from(KEPT).flatmap(
+    lambda net: st.integers(int(net.network_address), int(net.broadcast_address)).map(
+        type(net.network_address)))
+keys = st.binary(min_size=32, max_size=32).map(lambda b: __import__("base64").b64encode(b).decode())
+macs = st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x in b)).filter(
+    lambda m: m not in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"))
+
+
+def common_prefix(a: V4 | V6, b: V4 | V6) -> int:
+    bits = 32 if a.version == 4 else 128
+    x = int(a) ^ int(b)
+    return bits - x.bit_length()
+
+
+def _net(addr: V4 | V6, plen: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(f"{addr}/{plen}", strict=False)
+
+
+# --------------------------------------------------------------------------- the mapping
+
+@given(st.one_of(st.tuples(public4, public4), st.tuples(public6, public6)), st.binary(max_size=8))
+def test_prefix_preserving_and_public_stays_public(pair: tuple[V4, V4], key: bytes) -> None:
+    a, b = pair
+    r = Redactor(key)
+    fa, fb = r.ip(a), r.ip(b)
+    assert common_prefix(fa, fb) == common_prefix(a, b)
+    assert is_public(fa) and is_public(fb)
+    assert fa != a and fb != b  # the first flippable bit of every path flips
+    assert (fa == fb) == (a == b)
+
+
+@given(kept_addr, st.binary(max_size=8))
+def test_kept_ranges_are_kept(addr: V4 | V6, key: bytes) -> None:
+    r = Redactor(key)
+    out = r.ip(addr)
+    raw = addr.packed
+    eui64 = addr.version == 6 and raw[11:13] == b"\xff\xfe" and not addr.is_multicast
+    mapped = addr.version == 6 and (addr in ipaddress.ip_network("::ffff:0:0/96")
+                                    or addr in ipaddress.ip_network("64:ff9b::/96"))
+    if eui64:
+        assert out.packed[:8] == raw[:8] and out.packed[11:13] == b"\xff\xfe"
+    elif mapped:
+        assert int(out) >> 32 == int(addr) >> 32
+        assert is_public(V4(int(out) & 0xFFFFFFFF)) == is_public(V4(int(addr) & 0xFFFFFFFF))
+    else:
+        assert out == addr
+
+
+@given(st.one_of(public4.map(lambda a: (a, 32)), public6.map(lambda a: (a, 128))),
+       st.data())
+def test_network_and_broadcast_host_parts_are_kept(addr_bits: tuple[V4, int], data: st.DataObject) -> None:
+    addr, bits = addr_bits
+    plen = data.draw(st.integers(1, bits - 2), label="prefixlen")
+    net = _net(addr, plen)
+    if not is_public(net.network_address):
+        return
+    r = Redactor(b"k")
+    r.learn_text(f"inet {addr}/{plen} scope global eth0\n")
+    host = data.draw(st.integers(int(net.network_address), int(net.broadcast_address)).map(type(addr)))
+    new_net = r.network(net)
+    assert new_net.prefixlen == plen
+    assert r.ip(net.network_address) == new_net.network_address
+    assert r.ip(net.broadcast_address) == new_net.broadcast_address
+    assert r.ip(host) in new_net
+
+
+def test_same_key_same_stand_ins_other_key_other_ones() -> None:
+    text = (SEED / "session-en.txt").read_text()
+    assert redact_text(text, key="a") == redact_text(text, key="a")
+    assert redact_text(text, key="a") != redact_text(text, key="b")
+    assert redact_text(text) != redact_text(text)  # no key: a random one per run
+
+
+# --------------------------------------------------------------------------- texts
+
+def _addr_tokens(text: str) -> set[str]:
+    """Every IPv4/IPv6 address in a text, normalised (``ipaddress`` string)."""
+    out = set()
+    for m in re.finditer(r"(?<![\w:.])[0-9A-Fa-f:.]+(?![\w:])", text):
+        tok = m.group(0).rstrip(".")
+        for cand in [tok, *tok.split(":")] if "." in tok else [tok]:
+            try:
+                out.add(str(ipaddress.ip_address(cand)))
+            except ValueError:
+                pass
+    return out
+
+
+@st.composite
+def dumps(draw: st.DrawFn) -> tuple[str, set[str], set[str], set[str]]:
+    """A bundle-ish text: ip addr / route / rule lines, wg dump lines; and its secrets."""
+    pubs = draw(st.lists(st.one_of(public4, public6), min_size=1, max_size=8, unique=True))
+    others = draw(st.lists(kept_addr, max_size=4))
+    wg_keys = draw(st.lists(keys, min_size=1, max_size=3, unique=True))
+    hw = draw(st.lists(macs, min_size=1, max_size=3, unique=True))
+    lines = []
+    for i, mac in enumerate(hw):
+        lines.append(f"{i + 2}: eth{i}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP")
+        lines.append(f"    link/ether {mac} brd ff:ff:ff:ff:ff:ff")
+    for a in pubs + others:
+        bits = 32 if a.version == 4 else 128
+        plen = draw(st.integers(0, bits))
+        net = _net(a, plen)
+        kind = draw(st.sampled_from(["addr", "route", "rule", "via", "nft"]))
+        if kind == "addr":
+            fam = "inet" if a.version == 4 else "inet6"
+            lines.append(f"    {fam} {a}/{plen} scope global eth0")
+        elif kind == "route":
+            lines.append(f"{net} dev eth0 proto static metric 5")
+        elif kind == "rule":
+            lines.append(f"100:\tfrom {net} lookup 100")
+        elif kind == "via":
+            lines.append(f"default via {a} dev eth0 table 7")
+        else:
+            lines.append(f"        ip{'6' if a.version == 6 else ''} daddr {a} accept")
+    lines.append(f"wg0\t{wg_keys[0]}\t{wg_keys[-1]}\t51820\t0x6d6f6c65")
+    for k in wg_keys[1:]:
+        endpoint = pubs[0]
+        ep = f"[{endpoint}]" if endpoint.version == 6 else str(endpoint)
+        lines.append(f"wg0\t{k}\t(none)\t{ep}:51820\t0.0.0.0/0,::/0\t0\t0\t0\toff")
+    text = "\n".join(lines) + "\n"
+    return text, {str(a) for a in pubs}, set(wg_keys), set(hw)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(dumps(), st.binary(max_size=8))
+def test_nothing_public_survives(dump: tuple[str, set[str], set[str], set[str]], key: bytes) -> None:
+    text, pubs, wg_keys, hw = dump
+    r = Redactor(key)
+    r.learn_text(text)
+    out = r.text(text)
+    assert out.count("\n") == text.count("\n")
+    # an address survives only when pinned by the host parts of an interface's prefix, and
+    # then the run says so (e.g. 2000::1 on an interface 2000::1/3)
+    pinned = {w.split(" ", 1)[0] for w in r.warnings if "keeps its value" in w}
+    assert not (_addr_tokens(out) & pubs) - pinned
+    for p in pinned:
+        assert any(m.group("n") and int(m.group("n")) < 16 for m in re.finditer(
+            r"inet6? (\S+)/(?P<n>\d+)", text))
+    assert not any(k in out for k in wg_keys)
+    assert not any(m in out.lower() for m in hw)
+    # consistent: each original maps to one stand-in everywhere (a second pass agrees)
+    assert r.text(text) == out
+    for orig, new in r.mapping.items():
+        if orig in pubs:
+            assert is_public(ipaddress.ip_address(new))
+
+
+def test_seed_session_is_redacted_and_still_a_session() -> None:
+    text = (SEED / "session-en.txt").read_text()
+    out = redact_text(text, key="seed")
+    assert "185.195.233.76" not in out and "f0:20:ff:a7:68:db" not in out
+    assert out.count("\n") == text.count("\n")
+    # kept: private, link-local, loopback, multicast, the prose and every command
+    for keep in ("192.168.44.83/24", "10.64.0.1", "fe80::9f4e:c306:9e3d:8e8/64", "ff02::1:2",
+                 "127.0.0.1/8", "255.255.255.255", "$ ip -c rule show", "# nft list ruleset",
+                 "I want to understand how"):
+        assert keep in out
+    new_relay = re.search(r"ip saddr (\S+) udp sport 19955", out).group(1)  # type: ignore[union-attr]
+    assert is_public(ipaddress.ip_address(new_relay))
+    assert out.count(new_relay) == text.count("185.195.233.76") == 3
+    ja = (SEED / "session-ja.txt").read_text()
+    ja_out = redact_text(ja, key="seed")
+    assert "185.195.233.76" not in ja_out and new_relay in ja_out  # same key, same stand-in
+    assert "ワイヤガード" in ja_out
+
+
+def test_prompts_and_host_names() -> None:
+    text = ("alice@laptop-7:~$ hostname\nlaptop-7\n[alice@laptop-7 ~]$ sudo ip r\n"
+            "root@laptop-7:/etc# ip rule\n0:\tfrom all lookup local\n"
+            "bob@main:~$ ip route show table main\ndefault dev wg0 table main\n")
+    out = redact_text(text, key="k")
+    assert "laptop-7" not in out and "alice" not in out and "bob@main" not in out
+    host = re.search(r"@(host-[0-9a-f]{8}):~\$ hostname", out).group(1)  # type: ignore[union-attr]
+    assert out.splitlines()[1] == host
+    assert re.search(rf"^\[user-[0-9a-f]{{6}}@{host} ~\]\$ sudo ip r$", out, re.M)
+    assert f"root@{host}:/etc# ip rule" in out
+    # 'main' is a host name too, but also a table: replaced in its prompt only
+    assert "lookup local" in out and "ip route show table main" in out
+    assert "default dev wg0 table main" in out
+
+
+def test_json_stays_json_and_split_prefixes_keep_networks(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rules = [{"priority": 100, "src": "185.195.0.0", "srclen": 16, "table": "100"},
+             {"priority": 101, "src": "185.195.233.76", "table": "100"}]
+    addrs = [{"ifindex": 2, "ifname": "eth0", "address": "f0:20:ff:a7:68:db",
+              "addr_info": [{"family": "inet", "local": "185.195.233.76", "prefixlen": 24,
+                             "broadcast": "185.195.233.255"}]}]
+    (src / "ip-rule.json").write_text(json.dumps(rules, separators=(",", ":")) + "\n")
+    (src / "ip-addr.json").write_text(json.dumps(addrs, separators=(",", ":")) + "\n")
+    (src / "ip-route.txt").write_text("185.195.233.0/24 dev eth0 proto kernel scope link\n")
+    r = redact_bundle(src, tmp_path / "out", key="k")
+    out_rules = json.loads((tmp_path / "out" / "ip-rule.json").read_text())
+    out_addrs = json.loads((tmp_path / "out" / "ip-addr.json").read_text())
+    net16 = ipaddress.ip_network(f"{out_rules[0]['src']}/16")  # strict: host bits still zero
+    info = out_addrs[0]["addr_info"][0]
+    iface = ipaddress.ip_interface(f"{info['local']}/24")
+    assert ipaddress.ip_address(out_rules[1]["src"]) == iface.ip in net16
+    assert str(iface.network.broadcast_address) == info["broadcast"]
+    route = (tmp_path / "out" / "ip-route.txt").read_text().split()[0]
+    assert ipaddress.ip_network(route) == iface.network
+    assert out_addrs[0]["address"] != "f0:20:ff:a7:68:db"
+    assert int(out_addrs[0]["address"][:2], 16) & 0x03 == 0x02  # local, unicast
+    assert r.counts["address"] >= 3 and r.counts["mac"] == 1
+
+
+def test_seed_bundle_keeps_file_names_and_mapping(tmp_path: Path) -> None:
+    r = redact_bundle(SEED / "bundle", tmp_path / "out", key="seed")
+    names = sorted(p.name for p in (SEED / "bundle").iterdir())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
+    nft = (tmp_path / "out" / "nft-ruleset.nft").read_text()
+    assert "185.195.233.76" not in nft and r.mapping["185.195.233.76"] in nft
+    session = redact_text((SEED / "session-en.txt").read_text(), key="seed")
+    assert r.mapping["185.195.233.76"] in session  # the same key maps alike across runs
+
+
+def test_cli_redact(tmp_path: Path) -> None:
+    from wgexplain.cli_capture import redact_command
+
+    runner = CliRunner()
+    res = runner.invoke(redact_command, ["-", "--key", "k"],
+                        input="ip saddr 185.195.233.76 accept\n")
+    assert res.exit_code == 0
+    assert res.stdout.splitlines()[0] == redact_text("ip saddr 185.195.233.76 accept\n",
+                                                     key="k").rstrip("\n")
+    assert "redacted 1 address(es)" in res.stderr
+    out = tmp_path / "s.txt"
+    res = runner.invoke(redact_command, [str(SEED / "session-en.txt"), "-o", str(out)])
+    assert res.exit_code == 0 and "185.195.233.76" not in out.read_text()
+    res = runner.invoke(redact_command, [str(SEED / "bundle")])
+    assert res.exit_code == 2 and "-o OUT" in res.stderr
+    res = runner.invoke(redact_command, [str(tmp_path / "missing.txt")])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "ip-rule.json").write_text('[{"priority": 1,}]\n')
+    res = runner.invoke(redact_command, [str(bad), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "ip-rule.json:1: expected valid JSON" in res.stderr
+
+
+def test_ranges_are_flagged() -> None:
+    r = Redactor(b"k")
+    text = "ip daddr 185.195.233.10-185.195.233.20 accept\nip daddr 10.0.0.1-10.0.0.9 accept\n"
+    r.learn_text(text)
+    r.text(text)
+    assert len(r.warnings) == 1 and "not modelled" in r.warnings[0]
+    assert "185.195.233.10-185.195.233.20" in r.warnings[0]
+

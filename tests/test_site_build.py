@@ -1,0 +1,73 @@
+"""The documentation site builds with ``mkdocs build --strict``: no warnings,
+every code block and notebook cell ran, nothing is fetched from outside."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SiteBuild = Any  # tests/conftest.py's SiteBuild: returncode, output, site, seconds
+
+
+def _offline_hook():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("wgx_offline_hook", ROOT / "hooks" / "offline.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if "assets" not in p.relative_to(site).parts)
+
+
+def test_build_is_strict_clean(site_build: SiteBuild) -> None:
+    print(f"mkdocs build: {site_build.seconds:.1f} s")
+    assert site_build.returncode == 0, site_build.output[-4000:]
+    warnings = [line for line in site_build.output.splitlines() if re.match(r"\s*WARNING\b", line)]
+    assert warnings == []
+
+
+def test_every_nav_page_is_built(site_build: SiteBuild) -> None:
+    assert site_build.returncode == 0, site_build.output[-4000:]
+    built = {p.relative_to(site_build.site).as_posix() for p in _pages(site_build.site)}
+    for page in ("index.html", "concepts/suppress-prefixlength/index.html", "concepts/fwmark/index.html",
+                 "howto/diagrams/index.html", "reference/cli/index.html", "reference/json/index.html",
+                 "reference/api/index.html", "notebooks/trace-batch/index.html"):
+        assert page in built
+
+
+def test_outputs_come_from_the_code(site_build: SiteBuild) -> None:
+    assert site_build.returncode == 0, site_build.output[-4000:]
+    site = site_build.site
+    index = (site / "index.html").read_text()
+    assert index.count('<div class="wgx-diagram"><svg') >= 1
+    assert "1836018789" in index and "wg-mullvad" in index
+    cli = (site / "reference/cli/index.html").read_text()
+    assert "Usage: wgexplain [OPTIONS] COMMAND" in cli
+    assert "wgexplain route" in cli
+    api = (site / "reference/api/index.html").read_text()
+    assert 'id="wgexplain.route"' in api and 'id="wgexplain.explain.dot.rule_ladder"' in api
+    notebook = (site / "notebooks/trace-batch/index.html").read_text()
+    # executed at build: the table of destinations is in the output cells
+    assert "jp-OutputArea" in notebook and "185.195.233.76" in notebook and "wlp0s20f3" in notebook
+
+
+def test_no_page_fetches_from_outside(site_build: SiteBuild) -> None:
+    assert site_build.returncode == 0, site_build.output[-4000:]
+    external = _offline_hook().external_references
+    found = {p.name: external(p.read_text()) for p in _pages(site_build.site)}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert "fonts.googleapis.com" not in (site_build.site / "index.html").read_text()
+
+
+def test_offline_hook_sees_external_assets() -> None:
+    external = _offline_hook().external_references
+    html = ('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//fonts.example/c.css">'
+            '<img src="/local.png"><a href="https://kernel.org">a link is fine</a>'
+            '<style>@import "https://x.example/y.css"; body{background:url(http://bg.example/i.png)}</style>')
+    assert external(html) == ["//fonts.example/c.css", "http://bg.example/i.png", "https://cdn.example/x.js",
+                              "https://x.example/y.css"]

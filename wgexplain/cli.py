@@ -1,0 +1,433 @@
+"""The ``wgexplain`` command line (click).
+
+Commands are small functions; what they share lives here once:
+
+* :func:`source_argument` / :func:`load_source` — SOURCE (file, bundle
+  directory, ``-``) or ``--live``;
+* :func:`route_options` — the ``ip route get`` flags (``--from``, ``--iif``,
+  ``--oif``, ``--mark``, ``--uid``, ``--proto``, ``--sport``, ``--dport``,
+  ``--tos``), also accepted as iproute2 keywords after DST;
+* :func:`format_options` + :data:`FORMATS` — ``--format text|json|dot|svg``
+  and ``--json``; a command's renderers are one entry of the table, so a
+  new format is one :func:`register_format` call;
+* :func:`handle_errors` — exit 0 success, 2 bad input (one line on stderr,
+  ``file:line: expected ...``), 1 internal error.
+
+Other modules add commands with a ``register(group)`` function
+(``wgexplain.cli_trace``, ``wgexplain.cli_capture``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+import click
+
+from wgexplain.errors import DumpError, UsageError, WgExplainError
+from wgexplain.model import AF_INET, AF_INET6, Host, as_dict, family_name
+
+Renderer = Callable[[Any, "click.Context"], str]
+
+#: command -> format -> renderer(result, ctx) -> text to print
+FORMATS: dict[str, dict[str, Renderer]] = {}
+ALL_FORMATS = ("text", "json", "dot", "svg")
+
+
+def register_format(command: str, fmt: str, renderer: Renderer) -> None:
+    """Let ``command`` print ``--format fmt`` with ``renderer`` (e.g. the diagram engineer's dot)."""
+    FORMATS.setdefault(command, {})[fmt] = renderer
+
+
+def render_as(command: str, fmt: str, obj: Any, ctx: click.Context) -> str:
+    table = FORMATS.get(command, {})
+    if fmt not in table:
+        raise UsageError(f"--format {fmt} is not available for the {command} command yet "
+                         f"(available: {', '.join(sorted(table)) or 'none'})")
+    return table[fmt](obj, ctx)
+
+
+# --------------------------------------------------------------------------
+# shared pieces
+# --------------------------------------------------------------------------
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our errors into one line on stderr: exit 2 for bad input, 1 for a bug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DumpError, UsageError) as e:
+            click.echo(f"wgexplain: {e}", err=True)
+            sys.exit(2)
+        except WgExplainError as e:
+            click.echo(f"wgexplain: {e}", err=True)
+            sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as e:  # noqa: BLE001 - the one place that reports bugs
+            click.echo(f"wgexplain: internal error: {type(e).__name__}: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def format_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--format text|json|dot|svg`` and ``--json`` (= ``--format json``)."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(fn)
+    fn = click.option("--format", "fmt", type=click.Choice(ALL_FORMATS), default="text",
+                      show_default=True, help="Output format.")(fn)
+    return fn
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
+
+
+def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--live``: read the running kernel instead of SOURCE."""
+    return click.option("--live", is_flag=True,
+                        help="Read the running kernel (read-only) instead of a SOURCE.")(fn)
+
+
+def load_source(source: str | None, live: bool = False) -> Host:
+    """SOURCE (a file, a bundle directory, ``-`` for stdin) or ``--live`` -> Host."""
+    if live:
+        from wgexplain.sources import live as live_mod
+
+        reader = getattr(live_mod, "load_live", None) or getattr(live_mod, "capture", None)
+        if reader is None:
+            raise UsageError("--live is not available in this build")
+        return reader()  # type: ignore[no-any-return]
+    if not source:
+        raise UsageError("expected a SOURCE (a file, a bundle directory, or -) or --live")
+    from wgexplain import load
+
+    return load(source)
+
+
+_ROUTE_FLAGS = (
+    ("--from", "src", "ADDR", "Source address (ip route get from)."),
+    ("--iif", "iif", "DEV", "Input device: an arriving packet (input lookup)."),
+    ("--oif", "oif", "DEV", "Output device the lookup is bound to."),
+    ("--mark", "mark", "N", "Firewall mark, hex (0x6d6f6c65) or decimal."),
+    ("--uid", "uid", "N", "uid of the sender (default 0, as root)."),
+    ("--proto", "ipproto", "P", "IP protocol: tcp, udp, icmp or a number."),
+    ("--sport", "sport", "N", "Source port."),
+    ("--dport", "dport", "N", "Destination port."),
+    ("--tos", "tos", "N", "TOS / dsfield."),
+)
+
+
+def route_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``ip route get`` flags, as keyword arguments named like ``route_get()``'s."""
+    for flag, dest, metavar, help_ in reversed(_ROUTE_FLAGS):
+        fn = click.option(flag, dest, default=None, metavar=metavar, help=help_)(fn)
+    return fn
+
+
+def merge_route_args(dst_and_keywords: tuple[str, ...], flags: dict[str, Any]) -> dict[str, Any]:
+    """DST plus iproute2 keywords after it, merged with the flags (a clash is an error)."""
+    from wgexplain.kernel.flowspec import parse_flowspec
+
+    spec = parse_flowspec(list(dst_and_keywords))
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in spec and str(spec[key]) != str(value):
+            raise UsageError(f"{key} given twice ({spec[key]} and {value})")
+        spec[key] = value
+    return spec
+
+
+# --------------------------------------------------------------------------
+# the group
+# --------------------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wgexplain")
+def main() -> None:
+    """Explain, and prove against the Linux kernel, how a machine on a WireGuard VPN routes its traffic."""
+
+
+# --------------------------------------------------------------------------
+# route
+# --------------------------------------------------------------------------
+
+def _route_text(result: Any, ctx: click.Context) -> str:
+    from wgexplain.explain.route_text import format_text
+
+    return format_text(result)
+
+
+def _route_json(result: Any, ctx: click.Context) -> str:
+    return json.dumps(result.to_json(), ensure_ascii=False)
+
+
+register_format("route", "text", _route_text)
+register_format("route", "json", _route_json)
+
+
+@main.command("route", context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1, metavar="SOURCE DST [KEYWORDS]...")
+@route_options
+@click.option("--batch", "batch", default=None, metavar="FILE|-",
+              help="Many lookups: one `ip route get` argument line each; JSON Lines out.")
+@source_options
+@format_options
+@handle_errors
+def route_command(args: tuple[str, ...], batch: str | None, live: bool, fmt: str,
+                  as_json: bool, **flags: Any) -> None:
+    """The routing decision for DST, as `ip route get` makes it, with the reasons.
+
+    DST may be followed by iproute2's own keywords:
+    `wgexplain route SOURCE 1.1.1.1 from 10.0.0.1 mark 0x10`.
+    """
+    ctx = click.get_current_context()
+    source, rest = (None, args) if live else (args[0] if args else None, args[1:])
+    host = load_source(source, live)
+    if batch is not None:
+        if rest or any(v is not None for v in flags.values()):
+            raise UsageError("--batch takes no DST or route options: put them in the batch lines")
+        run_batch(host, batch, sys.stdout)
+        return
+    if not rest:
+        raise UsageError("expected a destination address (DST) after SOURCE")
+    from wgexplain.kernel.route import route_get
+
+    result = route_get(host, **merge_route_args(rest, flags))
+    fmt = chosen_format(fmt, as_json)
+    if fmt == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        from wgexplain.explain.route_text import render
+
+        Console(highlight=False, soft_wrap=True).print(render(result), end="")
+        return
+    click.echo(render_as("route", fmt, result, ctx))
+
+
+def _batch_lines(batch: str) -> Iterator[tuple[str, int, str]]:
+    if batch == "-":
+        name = "<stdin>"
+        stream: TextIO = sys.stdin
+        for n, line in enumerate(stream, 1):
+            yield name, n, line
+        return
+    path = Path(batch)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DumpError(batch, 0, "an existing batch file", got="no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DumpError(batch, 0, "a readable UTF-8 batch file", got=str(e)) from None
+    for n, line in enumerate(text.splitlines(), 1):
+        yield batch, n, line
+
+
+_BATCH_PREFIXES = (("ip", "route", "get"), ("route", "get"), ("r", "get"), ("ro", "get"),
+                   ("r", "g"), ("route", "g"), ("ip", "r", "g"), ("ip", "r", "get"))
+
+
+def batch_tokens(line: str) -> list[str] | None:
+    """The ``ip route get`` arguments on a batch line (``None`` for blank/comment lines).
+
+    A leading ``ip route get`` / ``route get`` (as ``ip -batch`` lines have),
+    ``-4``/``-6`` and ``-j``/``-d`` flags are accepted and dropped.
+    """
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    toks = shlex.split(stripped, comments=True)
+    while toks and toks[0] in ("-4", "-6", "-j", "-d", "-json", "-details"):
+        toks = toks[1:]
+    for prefix in _BATCH_PREFIXES:
+        if tuple(toks[:len(prefix)]) == prefix:
+            toks = toks[len(prefix):]
+            break
+    while toks and toks[0] in ("-4", "-6", "-j", "-d"):
+        toks = toks[1:]
+    return toks
+
+
+def run_batch(host: Host, batch: str, out: TextIO) -> int:
+    """``--batch``: one JSON object per input line, in order (JSON Lines); returns the count.
+
+    An unreadable line is bad input (``DumpError`` naming the batch file and
+    line); a lookup the kernel would refuse is an object with ``"error"``.
+    """
+    from wgexplain.kernel.flowspec import EXPECTED, FlowSpecError, parse_flowspec
+    from wgexplain.kernel.route import route_get
+
+    count = 0
+    for name, n, line in _batch_lines(batch):
+        try:
+            toks = batch_tokens(line)
+        except ValueError as e:
+            raise DumpError(name, n, EXPECTED, got=f"{line.strip()} ({e})") from None
+        if toks is None:
+            continue
+        try:
+            spec = parse_flowspec(toks)
+            result = route_get(host, **spec)
+        except FlowSpecError as e:
+            raise DumpError(name, n, e.expected, got=e.got) from None
+        except UsageError as e:
+            raise DumpError(name, n, EXPECTED, got=f"{line.strip()} ({e})") from None
+        out.write(json.dumps(result.to_json(), ensure_ascii=False))
+        out.write("\n")
+        count += 1
+    out.flush()
+    return count
+
+
+# --------------------------------------------------------------------------
+# show
+# --------------------------------------------------------------------------
+
+def _ruleset_view(ruleset: Any, prefer: tuple[str, ...] = ("to_json", "summary")) -> Any:
+    for attr in prefer:
+        fn = getattr(ruleset, attr, None)
+        if callable(fn):
+            return fn()
+    return str(ruleset)
+
+
+def show_data(host: Host) -> dict[str, Any]:
+    """Everything understood from a source, as plain JSON."""
+    from wgexplain.kernel.fib_rules import format_rule
+    from wgexplain.kernel.fib_trie import format_route
+    from wgexplain.kernel.route import fib_for
+
+    fib = fib_for(host)
+    h = fib.host
+    rules = []
+    for fam in (AF_INET, AF_INET6):
+        for r in h.rules_of(fam):
+            rules.append({"family": family_name(fam), "pref": r.pref,
+                          "text": format_rule(r, h.table_name), "origin": str(r.origin),
+                          "derived": r.origin.derived})
+    tables = []
+    order = {255: 0, 254: 1, 253: 2}
+    for (fam, tid), table in sorted(fib.tables.items(),
+                                    key=lambda kv: (kv[0][0], order.get(kv[0][1], 3), kv[0][1])):
+        routes = [{"text": format_route(r, h.table_name(tid)), "origin": str(r.origin),
+                   "derived": r.origin.derived} for r in table.routes()]
+        tables.append({"family": family_name(fam), "id": tid, "name": h.table_name(tid),
+                       "routes": routes})
+    data: dict[str, Any] = {
+        "source": h.source,
+        "links": [as_dict(link) for link in h.links],
+        "addresses": [{"dev": a.dev, "address": str(a.address), "scope": a.scope,
+                       "flags": sorted(a.flags), "origin": str(a.origin)} for a in h.addresses],
+        "rules": rules,
+        "tables": tables,
+        "ruleset": None if h.ruleset is None else _ruleset_view(h.ruleset),
+        "ruleset_summary": None if h.ruleset is None else
+        _ruleset_view(h.ruleset, ("summary", "to_json")),
+        "wireguard": [as_dict(w) for w in h.wireguard],
+        "sysctls": dict(h.sysctls),
+        "dumped": sorted(h.dumped),
+        "warnings": list(h.warnings),
+    }
+    return data
+
+
+def _show_json(host: Any, ctx: click.Context) -> str:
+    return json.dumps(show_data(host), ensure_ascii=False, default=str)
+
+
+def _show_text(host: Any, ctx: click.Context) -> str:
+    d = show_data(host)
+    lines: list[str] = [f"source: {d['source']}"]
+    lines.append("\nlinks and addresses:")
+    for link in d["links"]:
+        flags = ",".join(link["flags"])
+        lines.append(f"  {link['index']}: {link['name']} <{flags}> mtu {link['mtu']}")
+        for a in d["addresses"]:
+            if a["dev"] == link["name"]:
+                lines.append(f"      {a['address']} scope {a['scope']} "
+                             f"{' '.join(a['flags'])}".rstrip())
+    orphans = [a for a in d["addresses"] if a["dev"] not in {x["name"] for x in d["links"]}]
+    for a in orphans:
+        lines.append(f"  {a['dev']}: {a['address']} scope {a['scope']}")
+    for fam in ("inet", "inet6"):
+        lines.append(f"\nrules ({'IPv4' if fam == 'inet' else 'IPv6'}):")
+        for r in d["rules"]:
+            if r["family"] == fam:
+                tag = "  (derived)" if r["derived"] else f"  ({r['origin']})"
+                lines.append(f"  {r['text']}{tag}")
+    for t in d["tables"]:
+        lines.append(f"\ntable {t['name']} ({'IPv4' if t['family'] == 'inet' else 'IPv6'}, "
+                     f"id {t['id']}):")
+        for r in t["routes"]:
+            tag = "  (derived)" if r["derived"] else f"  ({r['origin']})"
+            lines.append(f"  {r['text']}{tag}")
+    if d["ruleset_summary"] is not None:
+        lines.append("\nnftables ruleset:")
+        rs = d["ruleset_summary"]
+        if isinstance(rs, list):
+            text = "\n".join(str(x) for x in rs)
+        elif isinstance(rs, str):
+            text = rs
+        else:
+            text = json.dumps(rs, indent=2, ensure_ascii=False, default=str)
+        lines.extend("  " + x for x in text.splitlines())
+    if d["wireguard"]:
+        lines.append("\nwireguard:")
+        for w in d["wireguard"]:
+            lines.append(f"  {w['name']} fwmark 0x{w['fwmark']:x} peers {len(w['peers'])}"
+                         + (" (inferred)" if w.get("inferred") else ""))
+    lines.append("\nsysctls:" + ("" if d["sysctls"] else " (none in the dump)"))
+    for k, v in sorted(d["sysctls"].items()):
+        lines.append(f"  {k} = {v}")
+    if d["warnings"]:
+        lines.append("\nwarnings:")
+        lines.extend(f"  - {w}" for w in d["warnings"])
+    return "\n".join(lines)
+
+
+register_format("show", "text", _show_text)
+register_format("show", "json", _show_json)
+
+
+@main.command("show")
+@click.argument("source", required=False)
+@source_options
+@format_options
+@handle_errors
+def show_command(source: str | None, live: bool, fmt: str, as_json: bool) -> None:
+    """What was understood from SOURCE: links, addresses, rules, tables, ruleset, sysctls."""
+    ctx = click.get_current_context()
+    host = load_source(source, live)
+    click.echo(render_as("show", chosen_format(fmt, as_json), host, ctx))
+
+
+# --------------------------------------------------------------------------
+# commands from other modules
+# --------------------------------------------------------------------------
+
+def _register_plugins() -> None:
+    import importlib
+
+    for name in ("wgexplain.cli_trace", "wgexplain.cli_capture"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        register = getattr(mod, "register", None)
+        if callable(register):
+            register(main)
+
+
+_register_plugins()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

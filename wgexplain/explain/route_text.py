@@ -1,0 +1,117 @@
+"""Text rendering of a routing decision.
+
+First what ``ip route get`` (iproute2 6.1, without ``-d``) prints for the
+same question — its ``print_route()`` wording and field order: the type
+unless unicast, ``from`` when given, ``via``, ``dev``, ``table`` unless
+main, ``src`` when the kernel chose a different source than ``from``,
+``mark``, ``uid`` (IPv4 output lookups), then the ``cache`` line with the
+``RTCF_*`` flags and ``iif``; IPv6 prints ``from ::``, ``proto`` (not
+``boot``), ``metric`` and ``pref``. Refusals print as iproute2 does:
+``RTNETLINK answers: <strerror>``. Trailing blanks iproute2 leaves are
+dropped.
+
+Then one line per step: rule, action, result, why — aligned, the deciding
+step highlighted, derived facts marked ``(derived)``.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from wgexplain.kernel.route import RouteResult
+from wgexplain.model import AF_INET
+
+#: strerror() of the errnos a lookup returns
+STRERROR = {
+    "ENETUNREACH": "Network is unreachable", "EHOSTUNREACH": "No route to host",
+    "EINVAL": "Invalid argument", "EACCES": "Permission denied", "ENODEV": "No such device",
+    "EXDEV": "Invalid cross-device link", "EAGAIN": "Resource temporarily unavailable",
+    "ESRCH": "No such process", "EPERM": "Operation not permitted",
+}
+
+_RESULT_STYLE = {
+    "matched": "bold green", "error": "bold red", "refused": "bold red", "suppressed": "yellow",
+    "not found": "dim", "no match": "dim", "throw": "yellow", "nop": "dim", "goto": "cyan",
+    "ok": "green", "info": "cyan",
+}
+
+
+def kernel_lines(result: RouteResult) -> list[str]:
+    """The lines ``ip route get`` prints for the same lookup (``-4``/``-6`` as the address)."""
+    if result.error is not None:
+        return [f"RTNETLINK answers: {STRERROR.get(result.error, result.error)}"]
+    f = result.flow
+    v4 = f.family == AF_INET
+    parts: list[str] = []
+    if result.type != "unicast":
+        parts.append(result.type)
+    parts.append(str(f.dst))
+    if f.src is not None:
+        parts.append(f"from {f.src}")
+    elif not v4:
+        parts.append("from ::")
+    if result.gateway is not None:
+        parts.append(f"via {result.gateway}")
+    if result.dev is not None:
+        parts.append(f"dev {result.dev}")
+    if result.table is not None and result.table != 254:
+        parts.append(f"table {result.table_name or result.table}")
+    route = result.route
+    if not v4 and route is not None and route.protocol and route.protocol != "boot":
+        parts.append(f"proto {route.protocol}")
+    if result.prefsrc is not None and f.iif is None:
+        parts.append(f"src {result.prefsrc}")
+    if v4:
+        parts.extend(result.flags)
+        if f.mark:
+            parts.append(f"mark 0x{f.mark:x}")
+        if f.iif is None:
+            parts.append(f"uid {0 if f.uid is None else f.uid}")
+        cache = "    cache"
+        if result.cache:
+            cache += " <" + ",".join(result.cache) + ">"
+        if f.iif is not None:
+            cache += f" iif {f.iif}"
+        return [" ".join(parts), cache]
+    parts.append(f"metric {route.metric if route is not None else 0}")
+    if f.iif is not None:
+        parts.append(f"iif {f.iif}")
+    parts.append(f"pref {(route.pref if route is not None else None) or 'medium'}")
+    return [" ".join(parts)]
+
+
+def render(result: RouteResult) -> Text:
+    """The whole explanation as rich :class:`Text` (styles are dropped when not a terminal)."""
+    out = Text()
+    for line in kernel_lines(result):
+        out.append(line + "\n", style="bold")
+    steps = result.steps
+    if steps:
+        rule_w = max(len("-" if s.rule is None else str(s.rule)) for s in steps)
+        act_w = max(len(s.action) for s in steps)
+        res_w = max(len(s.result) for s in steps)
+        decisive = result.decisive
+        for i, s in enumerate(steps):
+            rule = "-" if s.rule is None else str(s.rule)
+            mark = ">" if i == decisive else " "
+            line = Text()
+            line.append(f"{mark} ", style="bold magenta" if i == decisive else "")
+            line.append(f"{rule:>{rule_w}}  ", style="bold" if i == decisive else "")
+            line.append(f"{s.action:<{act_w}}  ")
+            line.append(f"{s.result:<{res_w}}  ", style=_RESULT_STYLE.get(s.result, ""))
+            why = s.why
+            if s.route is not None and s.route.origin.derived and "(derived" not in why:
+                why += " (derived)"
+            line.append(why, style="bold" if i == decisive else "")
+            out.append_text(line)
+            out.append("\n")
+    for note in result.notes:
+        out.append(f"note: {note}\n", style="dim")
+    if not result.exact:
+        out.append("exact: no (see the 'not modelled' notes)\n", style="yellow")
+    return out
+
+
+def format_text(result: RouteResult) -> str:
+    """Plain text of :func:`render` (what a pipe or a test sees)."""
+    return render(result).plain

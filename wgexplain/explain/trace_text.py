@@ -1,0 +1,142 @@
+"""The journey of a packet as a story a learner can follow (``wgexplain trace``).
+
+One numbered line per step, saying what happened and why, the rule quoted
+with its ``file:line``; the steps that decided are highlighted; the
+encrypted packet a WireGuard device emits (and the inner packet it
+receives) is told as an indented journey of its own. Colour only on a
+terminal: :func:`render` writes through rich, :func:`to_text` gives the plain
+text.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from wgexplain.kernel.record import Step, Trace
+
+_STAGE_STYLE = {
+    "route": "cyan", "hook": "magenta", "nat": "yellow", "tunnel": "green",
+    "device": "blue", "conntrack": "bright_black", "unmodelled": "red",
+}
+_VERDICT_STYLE = {"accept": "bold green", "drop": "bold red", "reject": "bold red"}
+
+_DIRECTION_TEXT = {
+    "out": "sent by a local process",
+    "in": "arriving at this host",
+    "forward": "arriving, to be forwarded",
+}
+
+
+def _step_lines(n: int, step: Step, indent: str) -> list[Text]:
+    lines: list[Text] = []
+    head = Text(indent)
+    head.append(f"{n:>2}. ", style="bold" if step.decisive else "")
+    head.append(f"{step.stage:<10}", style=_STAGE_STYLE.get(step.stage, ""))
+    where = " ".join(x for x in (step.hook, step.table, step.chain) if x)
+    if where:
+        head.append(f"[{where}] ", style="dim")
+    if step.text:
+        label = f"rule {step.rule}: " if step.rule is not None else ""
+        head.append(label)
+        head.append(step.text, style="bold yellow" if step.decisive else "yellow")
+        if step.origin and step.origin not in ("<none>", ""):
+            head.append(f"  ({step.origin})", style="dim")
+        lines.append(head)
+        body = Text(indent + "      ")
+        body.append(step.why, style="bold" if step.decisive else "")
+        lines.append(body)
+    else:
+        head.append(step.why, style="bold" if step.decisive else "")
+        lines.append(head)
+    extra = dict(step.extra)
+    tail = []
+    if step.effect:
+        tail.append(f"effect: {step.effect}")
+    if step.verdict:
+        tail.append(f"verdict: {step.verdict}")
+    if step.text and "rules_evaluated" in extra and step.rule is not None and step.rule > 1:
+        tail.append(f"{step.rule - 1} rule(s) before it did not match")
+    if tail:
+        t = Text(indent + "      ")
+        for i, part in enumerate(tail):
+            if i:
+                t.append("; ")
+            style = _VERDICT_STYLE.get(step.verdict or "", "") if part.startswith("verdict") else "italic"
+            t.append(part, style=style)
+        lines.append(t)
+    return lines
+
+
+def trace_lines(trace: Trace, indent: str = "", title: str | None = None) -> list[Text]:
+    """The story of ``trace`` (and its nested journeys) as rich Text lines."""
+    out: list[Text] = []
+    head = Text(indent)
+    head.append(title or "Packet", style="bold underline")
+    head.append(f": {trace.packet}" if trace.packet else "")
+    head.append(f" ({_DIRECTION_TEXT.get(trace.direction, trace.direction)})", style="dim")
+    out.append(head)
+    for n, step in enumerate(trace.steps, 1):
+        out.extend(_step_lines(n, step, indent))
+        if step.stage == "tunnel" and trace.encapsulated is not None and step.verdict == "accept":
+            out.extend(trace_lines(trace.encapsulated, indent + "    │ ",
+                                   "Encapsulated (the encrypted UDP packet, its own journey)"))
+        if step.stage == "tunnel" and trace.decapsulated is not None:
+            out.extend(trace_lines(trace.decapsulated, indent + "    │ ",
+                                   "Decapsulated (the inner packet, arriving on the tunnel)"))
+    if trace.decapsulated is not None and not any(s.stage == "tunnel" for s in trace.steps):
+        out.extend(trace_lines(trace.decapsulated, indent + "    │ ", "Looped back (arriving on lo)"))
+    v = Text(indent)
+    v.append("Verdict: ", style="bold")
+    v.append(trace.verdict.upper(), style=_VERDICT_STYLE.get(trace.verdict, "bold"))
+    if trace.egress is not None:
+        e = trace.egress
+        if e.local:
+            v.append(f" — delivered locally to {e.dst}" + (f" port {e.dport}" if e.dport is not None else ""))
+        else:
+            v.append(f" — leaves {e.dev} src {e.src} dst {e.dst} mark {e.mark:#x}")
+            if e.gateway:
+                v.append(f" via {e.gateway}")
+    if trace.errno:
+        v.append(f" — the sender sees {trace.errno}", style="bold red")
+    out.append(v)
+    for note in trace.notes:
+        t = Text(indent)
+        t.append("note: ", style="bold cyan")
+        t.append(note)
+        out.append(t)
+    if not trace.exact:
+        t = Text(indent)
+        t.append("not exact: ", style="bold red")
+        t.append("some steps were not modelled (see the 'unmodelled' steps)")
+        out.append(t)
+    return out
+
+
+def render(trace: Trace, console: Console | None = None) -> None:
+    """Print the story; colour only when the console is a terminal."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    for line in trace_lines(trace):
+        console.print(line)
+
+
+def to_text(trace: Trace) -> str:
+    """The plain-text story (no colour), e.g. for tests and docs."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, no_color=True, highlight=False,
+                      soft_wrap=True, width=200)
+    render(trace, console)
+    return buf.getvalue()
+
+
+def summary(trace: Trace) -> dict[str, Any]:
+    """A one-line view used by docs tables: verdict, egress device, outer device."""
+    return {
+        "verdict": trace.verdict,
+        "dev": trace.egress.dev if trace.egress else None,
+        "outer_dev": trace.encapsulated.egress.dev if trace.encapsulated and trace.encapsulated.egress else None,
+        "errno": trace.errno,
+    }

@@ -1,0 +1,388 @@
+"""The policy routing rule walk.
+
+The twin of ``fib_rules_lookup()`` and ``fib_rule_match()``
+(net/core/fib_rules.c) with the per-family hooks ``fib4_rule_match()``,
+``fib4_rule_action()``, ``fib4_rule_suppress()`` (net/ipv4/fib_rules.c) and
+``fib6_rule_match()``, ``fib6_rule_action()``, ``fib6_rule_suppress()``
+(net/ipv6/fib6_rules.c).
+
+Kernel details this follows (each one surprises readers):
+
+* for an output lookup the flow's ``iif`` is the loopback device, so a rule
+  ``iif lo`` matches locally generated traffic;
+* ``from PREFIX`` is compared with the flow's source *as given*: an output
+  lookup without ``from`` has source 0.0.0.0 (``::``), so such a rule only
+  matches a prefix containing it;
+* ``goto N`` jumps to the first rule with pref ``N``; a goto whose target
+  does not exist (``[unresolved]``) is passed over like ``nop``;
+* a ``lookup`` in a table that is missing or has no route for the
+  destination, or that meets a ``throw`` route, goes on with the next rule
+  (``-EAGAIN``); any other error ends the walk;
+* ``suppress_prefixlength N`` refuses a found route whose prefix length is
+  ``<= N``; ``suppress_ifgroup G`` refuses one whose first nexthop's device
+  is in group ``G``: the walk then goes on;
+* when no rule decides, the lookup fails with ``ENETUNREACH`` (``-ESRCH``
+  mapped by ``__fib_lookup()``; the ``ip6_null_entry`` for IPv6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from wgexplain.model import AF_INET, Rule
+from wgexplain.kernel.fib_trie import FibTable, TableHit, format_route
+
+#: ``fib4_rule_action()`` / ``fib6_rule_action()``: rule actions -> errno.
+ACTION_ERRNO = {"unreachable": "ENETUNREACH", "prohibit": "EACCES", "blackhole": "EINVAL"}
+
+#: ``IPTOS_RT_MASK`` as ``fib_dscp_masked_match()`` applies it to a rule's ``tos``.
+TOS_RULE_MASK = 0x1C
+
+
+@dataclass(slots=True)
+class FlowKey:
+    """The mutable ``struct flowi4``/``flowi6`` one lookup works on (addresses as ints).
+
+    ``saddr`` 0 means no source yet; ``iif`` is ``"lo"`` for output lookups
+    (``LOOPBACK_IFINDEX``); ``oif`` ``None`` is ``flowi_oif == 0``.
+    """
+
+    family: int
+    daddr: int
+    saddr: int
+    iif: str | None
+    oif: str | None
+    mark: int
+    uid: int
+    proto: int
+    sport: int
+    dport: int
+    tos: int
+    has_saddr: bool = True  # IPv6: RT6_LOOKUP_F_HAS_SADDR (a source was given)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStep:
+    """One rule the walk looked at (rendered into a RouteStep by ``route.py``)."""
+
+    rule: Rule
+    result: str  # no match, matched, suppressed, not found, throw, error, nop, goto
+    why: str
+    table: int | None = None
+    hit: TableHit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RulesOutcome:
+    """The end of ``fib_rules_lookup()``: the deciding rule and result, or an errno."""
+
+    errno: str | None
+    rule: Rule | None
+    table: int | None
+    hit: TableHit | None
+    steps: tuple[RuleStep, ...]
+    type: str  # the route type met; "unreachable" when nothing matched
+    inexact: tuple[str, ...] = ()
+
+
+def format_rule(rule: Rule, table_name: Callable[[int], str] | None = None) -> str:
+    """The line ``ip rule show`` prints for ``rule`` (iproute2 ``print_rule()``), pref included."""
+    name = table_name or str
+    parts = [f"{rule.pref}:"]
+    if rule.invert:
+        parts.append("not")
+    parts.append(f"from {_net_text(rule.src)}" if rule.src is not None and rule.src.prefixlen
+                 else "from all")
+    if rule.dst is not None and rule.dst.prefixlen:
+        parts.append(f"to {_net_text(rule.dst)}")
+    if rule.tos:
+        parts.append(f"tos 0x{rule.tos:x}")
+    if rule.fwmark is not None:
+        mark = f"fwmark 0x{rule.fwmark:x}"
+        if rule.fwmask is not None and rule.fwmask != 0xFFFFFFFF:
+            mark += f"/0x{rule.fwmask:x}"
+        parts.append(mark)
+    if rule.iif:
+        parts.append(f"iif {rule.iif}" + (" [detached]" if rule.iif_detached else ""))
+    if rule.oif:
+        parts.append(f"oif {rule.oif}" + (" [detached]" if rule.oif_detached else ""))
+    if rule.l3mdev:
+        parts.append("lookup [l3mdev-table]")
+    if rule.uidrange is not None:
+        parts.append(f"uidrange {rule.uidrange[0]}-{rule.uidrange[1]}")
+    if rule.ipproto is not None:
+        parts.append(f"ipproto {_proto_name(rule.ipproto)}")
+    if rule.sport is not None:
+        parts.append(f"sport {_range_text(rule.sport)}")
+    if rule.dport is not None:
+        parts.append(f"dport {_range_text(rule.dport)}")
+    if rule.action == "lookup" and not rule.l3mdev:
+        parts.append(f"lookup {name(rule.table if rule.table is not None else 0)}")
+    elif rule.action == "goto":
+        parts.append(f"goto {rule.goto}")
+    elif rule.action != "lookup":
+        parts.append(rule.action)
+    if rule.suppress_prefixlength is not None:
+        parts.append(f"suppress_prefixlength {rule.suppress_prefixlength}")
+    if rule.suppress_ifgroup is not None:
+        parts.append(f"suppress_ifgroup {rule.suppress_ifgroup}")
+    if rule.protocol and rule.protocol not in ("unspec", "0"):
+        parts.append(f"proto {rule.protocol}")
+    return " ".join(parts)
+
+
+def _net_text(net: object) -> str:
+    text = str(net)
+    if text.endswith("/32") and ":" not in text or text.endswith("/128"):
+        return text.rsplit("/", 1)[0]
+    return text
+
+
+def _range_text(r: tuple[int, int]) -> str:
+    return str(r[0]) if r[0] == r[1] else f"{r[0]}-{r[1]}"
+
+
+_PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp", 33: "dccp",
+                136: "udplite", 47: "gre", 50: "esp"}
+
+
+def _proto_name(p: int) -> str:
+    return _PROTO_NAMES.get(p, str(p))
+
+
+def action_text(rule: Rule, table_name: Callable[[int], str]) -> str:
+    """The short action of a rule: ``lookup main``, ``goto 32766``, ``blackhole``..."""
+    if rule.action == "lookup":
+        if rule.l3mdev:
+            return "lookup [l3mdev-table]"
+        return f"lookup {table_name(rule.table if rule.table is not None else 0)}"
+    if rule.action == "goto":
+        return f"goto {rule.goto}"
+    return rule.action
+
+
+def _mask(family: int, plen: int) -> int:
+    bits = 32 if family == AF_INET else 128
+    return ((1 << bits) - 1) ^ ((1 << (bits - plen)) - 1)
+
+
+def _addr_text(family: int, value: int) -> str:
+    import ipaddress
+
+    return str(ipaddress.IPv4Address(value) if family == AF_INET else ipaddress.IPv6Address(value))
+
+
+def selector_mismatch(rule: Rule, key: FlowKey) -> str | None:
+    """``fib_rule_match()`` + ``fib4_rule_match()``/``fib6_rule_match()`` without ``not``.
+
+    Returns ``None`` when every selector matches, else a phrase naming the
+    first selector that does not (in the kernel's order of checks).
+    """
+    fam = key.family
+    if rule.iif is not None:
+        if rule.iif_detached:
+            return f"its input device {rule.iif} does not exist (detached)"
+        if rule.iif != key.iif:
+            if key.iif == "lo":
+                return (f"it is for packets arriving on {rule.iif} (iif), and a locally "
+                        "generated packet has iif lo")
+            return f"it is for packets arriving on {rule.iif}, this one arrives on {key.iif}"
+    if rule.oif is not None:
+        if rule.oif_detached or rule.oif != key.oif:
+            if key.oif is None:
+                return f"it is for lookups bound to device {rule.oif} (oif), this lookup has no oif"
+            return f"it is for oif {rule.oif}, this lookup has oif {key.oif}"
+    if rule.fwmark is not None or rule.fwmask is not None:
+        mark = rule.fwmark or 0
+        mask = 0xFFFFFFFF if rule.fwmask is None else rule.fwmask
+        if (mark ^ key.mark) & mask:
+            want = f"0x{mark:x}" + (f"/0x{mask:x}" if mask != 0xFFFFFFFF else "")
+            return f"it is for packets with mark {want}, this one has mark {_mark_text(key.mark)}"
+    if rule.l3mdev:
+        return "it is for devices enslaved to a VRF (l3mdev), and no VRF is involved"
+    if rule.uidrange is not None:
+        lo, hi = rule.uidrange
+        if key.uid < lo or key.uid > hi:
+            return f"it is for uids {lo}-{hi}, this lookup has uid {key.uid}"
+    if rule.src is not None and rule.src.prefixlen:
+        if fam != AF_INET and not key.has_saddr:
+            # fib6_rule_match(): without RT6_LOOKUP_F_HAS_SADDR a 'from' rule cannot match
+            return (f"it is for sources in {rule.src}, and an IPv6 lookup without 'from' has "
+                    "no source to compare")
+        m = _mask(fam, rule.src.prefixlen)
+        if (key.saddr ^ int(rule.src.network_address)) & m:
+            src = _addr_text(fam, key.saddr)
+            extra = " (no source chosen yet: an output lookup without 'from' has source 0)" \
+                if key.saddr == 0 and key.iif == "lo" else ""
+            return f"it is for sources in {rule.src}, this packet's source is {src}{extra}"
+    if rule.dst is not None and rule.dst.prefixlen:
+        m = _mask(fam, rule.dst.prefixlen)
+        if (key.daddr ^ int(rule.dst.network_address)) & m:
+            return f"it is for destinations in {rule.dst}, not {_addr_text(fam, key.daddr)}"
+    if rule.tos and (rule.tos & TOS_RULE_MASK) != (key.tos & TOS_RULE_MASK):
+        return f"it is for tos 0x{rule.tos:x}, this packet has tos 0x{key.tos:x}"
+    if rule.ipproto is not None and rule.ipproto != key.proto:
+        return (f"it is for protocol {_proto_name(rule.ipproto)}, this packet's protocol is "
+                f"{_proto_name(key.proto) if key.proto else 'unset (0)'}")
+    if rule.sport is not None and not (rule.sport[0] <= key.sport <= rule.sport[1]):
+        return f"it is for source port {_range_text(rule.sport)}, this packet has {key.sport}"
+    if rule.dport is not None and not (rule.dport[0] <= key.dport <= rule.dport[1]):
+        return f"it is for destination port {_range_text(rule.dport)}, this packet has {key.dport}"
+    return None
+
+
+def _selectors_text(rule: Rule) -> str:
+    text = format_rule(rule).split(":", 1)[1].strip()
+    if text.startswith("not "):
+        text = text[4:]
+    for cut in (" lookup ", " goto ", " blackhole", " unreachable", " prohibit", " nop"):
+        i = text.find(cut)
+        if i >= 0:
+            text = text[:i]
+    return text
+
+
+def _mark_text(mark: int) -> str:
+    return "0" if mark == 0 else f"0x{mark:x}"
+
+
+def _match_reason(rule: Rule, key: FlowKey, mismatch: str | None) -> str:
+    """Why a rule matched, as the end of "rule N '...' (origin) ..."."""
+    if rule.invert:
+        if mismatch is not None and mismatch.startswith("it is for packets with mark"):
+            want = mismatch.split("mark ", 1)[1].split(",", 1)[0]
+            return (f"applies because the packet has no mark {want} (its mark is "
+                    f"{_mark_text(key.mark)}) and the rule is for packets without it ('not')")
+        return (f"applies because of 'not': the packet does not match "
+                f"'{_selectors_text(rule)}' ({mismatch})")
+    sel = _selectors_text(rule)
+    if sel == "from all":
+        return "applies to every packet ('from all')"
+    if rule.fwmark is not None and sel.startswith("from all fwmark") and " " not in sel[16:]:
+        return f"applies because the packet has mark {_mark_text(key.mark)}"
+    return f"applies because the packet matches '{sel}'"
+
+
+def fib_rules_lookup(rules: Sequence[Rule], key: FlowKey,
+                     get_table: Callable[[int], FibTable | None],
+                     table_name: Callable[[int], str],
+                     device_group: Callable[[str | None], int],
+                     table_lookup: Callable[[FibTable, FlowKey], TableHit | None],
+                     explain: bool = True) -> RulesOutcome:
+    """Walk ``rules`` (already in pref order) for ``key``: ``fib_rules_lookup()``.
+
+    ``table_lookup`` does the family's table lookup (``fib_table_lookup()``
+    or ``fib6_table_lookup()``); ``device_group`` gives a device's group for
+    ``suppress_ifgroup``.
+    """
+    steps: list[RuleStep] = []
+    inexact: list[str] = []
+    n = len(rules)
+    i = 0
+    while i < n:
+        rule = rules[i]
+        where = (f"'{format_rule(rule, table_name).split(': ', 1)[1]}' ({rule.origin})"
+                 if explain else "")
+        mismatch = selector_mismatch(rule, key)
+        matched = (mismatch is None) != rule.invert
+        if not matched:
+            if explain:
+                why = (f"rule {rule.pref} {where} does not apply: "
+                       + (mismatch if mismatch else
+                          f"it is for packets NOT matching '{_selectors_text(rule)}', "
+                          "and this one matches"))
+                steps.append(RuleStep(rule, "no match", why))
+            i += 1
+            continue
+        reason = _match_reason(rule, key, mismatch) if explain else ""
+        if rule.action == "goto":
+            # the kernel refuses a goto to a pref <= its own, so look forward only
+            target = next((j for j in range(i + 1, n) if rules[j].pref == rule.goto), None)
+            if target is None:
+                if explain:
+                    steps.append(RuleStep(rule, "nop", f"rule {rule.pref} {where} "
+                                          f"{reason} but no rule has pref {rule.goto}: an "
+                                          "unresolved goto is passed over"))
+                i += 1
+                continue
+            if explain:
+                steps.append(RuleStep(rule, "goto", f"rule {rule.pref} {where} {reason} and jumps to rule {rule.goto}"))
+            i = target
+            continue
+        if rule.action == "nop":
+            if explain:
+                steps.append(RuleStep(rule, "nop", f"rule {rule.pref} {where} {reason} "
+                                      "but does nothing (nop): the walk goes on"))
+            i += 1
+            continue
+        if rule.action in ACTION_ERRNO:
+            errno = ACTION_ERRNO[rule.action]
+            if explain:
+                steps.append(RuleStep(rule, "error", f"rule {rule.pref} {where} {reason}; its action {rule.action} refuses the packet "
+                                      f"with {errno}"))
+            return RulesOutcome(errno, rule, None, None, tuple(steps), rule.action, tuple(inexact))
+        if rule.action != "lookup":
+            if explain:
+                steps.append(RuleStep(rule, "error", f"rule {rule.pref} {where}: action "
+                                      f"{rule.action} is unknown to fib_rules_lookup(); EINVAL"))
+            return RulesOutcome("EINVAL", rule, None, None, tuple(steps), "unreachable",
+                                tuple(inexact))
+        # FR_ACT_TO_TBL: fib4_rule_action() / fib6_rule_action()
+        table_id = rule.table if rule.table is not None else 0
+        tname = table_name(table_id)
+        table = get_table(table_id)
+        hit = table_lookup(table, key) if table is not None else None
+        if hit is None:
+            if explain:
+                dst = _addr_text(key.family, key.daddr)
+                what = (f"table {tname} does not exist (no route in it)" if table is None
+                        else f"table {tname} has no route for {dst}")
+                steps.append(RuleStep(rule, "not found", f"rule {rule.pref} {where} {reason}, but {what}: the walk goes on", table_id))
+            i += 1
+            continue
+        route_line = f"'{format_route(hit.route, tname)}' ({hit.route.origin})" if explain else ""
+        if hit.errno == "EAGAIN":
+            if explain:
+                steps.append(RuleStep(rule, "throw", f"rule {rule.pref} {where} {reason}; table {tname} has the throw route "
+                                      f"{route_line}: back to the rules, the walk goes on",
+                                      table_id, hit))
+            i += 1
+            continue
+        if hit.errno is not None:
+            if explain:
+                steps.append(RuleStep(rule, "error", f"rule {rule.pref} {where} {reason}; table {tname} has the {hit.route.type} route "
+                                      f"{route_line}: the kernel refuses with {hit.errno}",
+                                      table_id, hit))
+            return RulesOutcome(hit.errno, rule, table_id, hit, tuple(steps), hit.route.type,
+                                tuple(inexact))
+        # fib4_rule_suppress() / fib6_rule_suppress()
+        if rule.suppress_prefixlength is not None and hit.prefixlen <= rule.suppress_prefixlength:
+            if explain:
+                steps.append(RuleStep(rule, "suppressed", f"rule {rule.pref} {where} found "
+                                      f"{route_line} in table {tname} but refused it: its prefix "
+                                      f"length {hit.prefixlen} is <= {rule.suppress_prefixlength} "
+                                      "(suppress_prefixlength): the walk goes on", table_id, hit))
+            i += 1
+            continue
+        if rule.suppress_ifgroup is not None and hit.route.nexthops:
+            dev0 = hit.route.nexthops[0].dev
+            if dev0 is not None and device_group(dev0) == rule.suppress_ifgroup:
+                if explain:
+                    steps.append(RuleStep(rule, "suppressed", f"rule {rule.pref} {where} found "
+                                          f"{route_line} in table {tname} but refused it: device "
+                                          f"{dev0} is in group {rule.suppress_ifgroup} "
+                                          "(suppress_ifgroup): the walk goes on", table_id, hit))
+                i += 1
+                continue
+        if hit.inexact:
+            inexact.append(hit.inexact)
+        if explain:
+            steps.append(RuleStep(rule, "matched", f"rule {rule.pref} {where} "
+                                  f"{reason}; table {tname} decides with {route_line}",
+                                  table_id, hit))
+        return RulesOutcome(None, rule, table_id, hit, tuple(steps), hit.route.type,
+                            tuple(inexact))
+    return RulesOutcome("ENETUNREACH", None, None, None, tuple(steps), "unreachable",
+                        tuple(inexact))
+

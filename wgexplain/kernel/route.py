@@ -1,0 +1,973 @@
+"""The routing decision: what ``ip route get`` answers.
+
+The twin of net/ipv4/route.c — ``ip_route_output_key_hash_rcu()`` (output
+lookups, source address choice), ``__mkroute_output()``,
+``ip_route_input_slow()`` (input lookups: martians, local delivery,
+forwarding, rp_filter), ``inet_rtm_getroute()`` (what ``ip route get``
+asks) — and of net/ipv6/route.c ``ip6_route_output_flags()``,
+``ip6_pol_route()``, ``ip6_route_input_lookup()`` with
+``ipv6_dev_get_saddr()`` (net/ipv6/addrconf.c) for the source address.
+
+Public API: :func:`route_get` (``ip route get`` arguments, strings or ints)
+and :func:`lookup` (a :class:`~wgexplain.model.Flow`), both returning a
+:class:`RouteResult`.
+
+Decisions (documented because the kernel takes them from the caller):
+
+* no ``uid`` given: uid 0, as ``ip route get`` run by root (the kernel uses
+  the caller's uid for output lookups; input lookups use uid 0 of the
+  namespace and ignore ``uid``);
+* sysctls missing from the dump take the kernel's defaults (ip_forward 0,
+  rp_filter 0, src_valid_mark 0...) and the result's ``notes`` say which;
+* IPv4 routes of several nexthops: the kernel hashes with a per-boot random
+  key (``fib_multipath_hash()``), so the first live hop is shown and
+  ``exact`` is false.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from wgexplain.errors import UsageError
+from wgexplain.model import (
+    AF_INET, AF_INET6, RT_TABLE_LOCAL, Address, Flow, Host, IPAddress, Nexthop, Route, Rule,
+    as_dict,
+)
+from wgexplain.kernel import fib_frontend
+from wgexplain.kernel.fib_frontend import Conf, fib_validate_source, scope_num
+from wgexplain.kernel.fib_rules import FlowKey, RulesOutcome, RuleStep, action_text, \
+    fib_rules_lookup, format_rule
+from wgexplain.kernel.fib_trie import FibTable, TableHit, format_route
+
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPE_LINK = 253
+RT_SCOPE_HOST = 254
+IPPROTO_IGMP = 2
+_LBCAST = 0xFFFFFFFF
+_LOOPBACK_V4 = 0x7F000001
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStep:
+    """One step of the decision, for a learner.
+
+    ``rule`` is the rule's pref, or ``None`` for a step that is not a rule
+    (a martian check, rp_filter, forwarding, the source address...);
+    ``action`` e.g. ``lookup main``, ``goto 32766``, ``blackhole``,
+    ``rp_filter``; ``result`` one of ``no match``, ``matched``,
+    ``suppressed``, ``not found``, ``throw``, ``error``, ``nop``, ``goto``
+    (and ``ok``/``refused``/``info`` for non-rule steps).
+    """
+
+    rule: int | None
+    action: str
+    result: str
+    why: str
+    table: int | None = None
+    route: Route | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "action": self.action, "result": self.result,
+                "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The answer of ``ip route get`` for one :class:`Flow`, with its reasons.
+
+    ``type`` is the kernel's route type; on refusal ``error`` holds the
+    errno name, ``dev`` is ``None`` and ``type`` the route type met
+    (``unreachable`` when nothing matched). ``src`` is the source address
+    the packet carries (``from`` when given, else the kernel's choice);
+    ``prefsrc`` is what ``ip route get`` prints as ``src``. ``cache`` holds
+    the ``RTCF_*`` flags iproute2 prints after ``cache``.
+    """
+
+    flow: Flow
+    type: str
+    dev: str | None
+    gateway: IPAddress | None
+    src: IPAddress | None
+    table: int | None
+    rule: int | None
+    steps: tuple[RouteStep, ...]
+    error: str | None = None
+    route: Route | None = None
+    notes: tuple[str, ...] = ()
+    exact: bool = True
+    prefsrc: IPAddress | None = None
+    cache: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    table_name: str | None = None
+
+    @property
+    def derived(self) -> bool:
+        """True when the deciding route was derived, not read from the dump."""
+        return bool(self.route is not None and self.route.origin.derived)
+
+    @property
+    def decisive(self) -> int | None:
+        """Index in :attr:`steps` of the step that decided (the last rule step that acted)."""
+        for i in range(len(self.steps) - 1, -1, -1):
+            if self.steps[i].result in ("matched", "error", "refused"):
+                return i
+        return len(self.steps) - 1 if self.steps else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The DESIGN.md object: dst, type, dev, gateway, src, table, rule, steps (+ extras)."""
+        f = self.flow
+        out: dict[str, Any] = {
+            "dst": str(f.dst), "type": self.type, "dev": self.dev,
+            "gateway": None if self.gateway is None else str(self.gateway),
+            "src": None if self.src is None else str(self.src),
+            "table": self.table, "rule": self.rule,
+            "steps": [s.to_json() for s in self.steps],
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        if f.src is not None:
+            out["from"] = str(f.src)
+        out["prefsrc"] = None if self.prefsrc is None else str(self.prefsrc)
+        if f.iif is not None:
+            out["iif"] = f.iif
+        if f.oif is not None:
+            out["oif"] = f.oif
+        out["mark"] = f.mark
+        out["uid"] = 0 if f.uid is None else f.uid
+        for key, val in (("ipproto", f.ipproto), ("sport", f.sport), ("dport", f.dport)):
+            if val is not None:
+                out[key] = val
+        if f.tos:
+            out["tos"] = f.tos
+        if self.route is not None:
+            out["metric"] = self.route.metric
+        out["cache"] = list(self.cache)
+        out["derived"] = self.derived
+        out["exact"] = self.exact
+        out["notes"] = list(self.notes)
+        return out
+
+
+# --------------------------------------------------------------------------
+# the per-host FIB, built once
+# --------------------------------------------------------------------------
+
+class _Fib:
+    """Everything lookups need from one Host, built once (Host is frozen)."""
+
+    def __init__(self, host: Host) -> None:
+        host = fib_frontend.complete(host)
+        self.host = host
+        self.rules: dict[int, list[Rule]] = {AF_INET: host.rules_of(AF_INET),
+                                             AF_INET6: host.rules_of(AF_INET6)}
+        groups: dict[tuple[int, int], list[Route]] = {}
+        for r in host.routes:
+            groups.setdefault((r.family, r.table), []).append(r)
+        self.tables: dict[tuple[int, int], FibTable] = {
+            k: FibTable.from_routes(v, k[0], k[1]) for k, v in groups.items()}
+        links = sorted(host.links, key=lambda link: link.index)
+        self.dev_order: list[str] = [link.name for link in links]
+        for name in [a.dev for a in host.addresses]:
+            if name not in self.dev_order:
+                self.dev_order.append(name)
+        self.known_devs: set[str] = set(self.dev_order)
+        for r in host.routes:
+            for nh in r.nexthops:
+                if nh.dev:
+                    self.known_devs.add(nh.dev)
+        self.loopback = next((link.name for link in links
+                              if "LOOPBACK" in link.flags or link.link_type == "loopback"), "lo")
+        self.addrs: dict[int, dict[str, list[Address]]] = {AF_INET: {}, AF_INET6: {}}
+        for a in host.addresses:
+            self.addrs[a.family].setdefault(a.dev, []).append(a)
+        self.local4: dict[int, str] = {}
+        for a in host.addresses:
+            if a.family == AF_INET:
+                self.local4.setdefault(int(a.ip), a.dev)
+        self.local6: dict[int, str] = {}
+        for a in host.addresses:
+            if a.family == AF_INET6:
+                self.local6.setdefault(int(a.ip), a.dev)
+        defaults = {AF_INET: [(0, RT_TABLE_LOCAL), (32766, 254), (32767, 253)],
+                    AF_INET6: [(0, RT_TABLE_LOCAL), (32766, 254)]}
+        self.custom_rules = {
+            fam: [(r.pref, r.table) for r in self.rules[fam]
+                  if r.action == "lookup" and not _has_selectors(r)] != defaults[fam]
+            or any(_has_selectors(r) or r.action != "lookup" for r in self.rules[fam])
+            for fam in (AF_INET, AF_INET6)}
+        self.custom_local_routes = any(r.family == AF_INET and r.table == RT_TABLE_LOCAL
+                                       and r.protocol not in (None, "kernel")
+                                       for r in host.routes)
+        self.fldissect = any(r.ipproto is not None or r.sport is not None or r.dport is not None
+                             for r in host.rules if r.family == AF_INET)
+        self.groups = {link.name: link.group for link in host.links}
+
+    def table_name(self, table: int) -> str:
+        return self.host.table_name(table)
+
+    def group(self, dev: str | None) -> int:
+        return self.groups.get(dev or "", 0)
+
+    def is_loopback_dev(self, dev: str | None) -> bool:
+        return dev == self.loopback
+
+    def dev_exists(self, dev: str) -> bool:
+        return not self.known_devs or dev in self.known_devs or dev == self.loopback
+
+    def dev_up(self, dev: str) -> bool:
+        link = self.host.link(dev)
+        return link is None or link.up or not link.flags
+
+    def linkdown_ignored(self, conf: Conf) -> frozenset[str]:
+        devs = set()
+        for r in self.host.routes:
+            if "linkdown" in r.flags or any("linkdown" in nh.flags for nh in r.nexthops):
+                for nh in r.nexthops:
+                    if nh.dev and (conf.conf_all("ignore_routes_with_linkdown")
+                                   or conf.conf(nh.dev, "ignore_routes_with_linkdown")):
+                        devs.add(nh.dev)
+        return frozenset(devs)
+
+
+def _has_selectors(r: Rule) -> bool:
+    return bool(r.invert or (r.src is not None and r.src.prefixlen) or
+                (r.dst is not None and r.dst.prefixlen) or r.iif or r.oif or
+                r.fwmark is not None or r.uidrange or r.ipproto is not None or r.sport or
+                r.dport or r.tos or r.l3mdev or r.suppress_prefixlength is not None or
+                r.suppress_ifgroup is not None)
+
+
+_CACHE: "OrderedDict[int, tuple[Host, _Fib]]" = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def fib_for(host: Host) -> _Fib:
+    """The built FIB of ``host`` (cached by identity; Host is immutable)."""
+    key = id(host)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is host:
+        _CACHE.move_to_end(key)
+        return hit[1]
+    fib = _Fib(host)
+    _CACHE[key] = (host, fib)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return fib
+
+
+# --------------------------------------------------------------------------
+# arguments
+# --------------------------------------------------------------------------
+
+_PROTOS = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
+           "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132, "dccp": 33, "udplite": 136}
+
+
+def parse_int(value: int | str | None, what: str, *, maximum: int = 0xFFFFFFFF) -> int | None:
+    """An int from ``17``, ``"0x6d6f6c65"`` or ``"42"`` (``UsageError`` otherwise)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        n = value
+    else:
+        try:
+            n = int(str(value).strip(), 0)
+        except ValueError:
+            raise UsageError(f"{what}: expected a number (decimal or 0x hex), got {value!r}") from None
+    if n < 0 or n > maximum:
+        raise UsageError(f"{what}: {n} is out of range 0..{maximum}")
+    return n
+
+
+def parse_proto(value: int | str | None) -> int | None:
+    """``ipproto``: a name (tcp, udp, icmp...) or a number."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in _PROTOS:
+        return _PROTOS[value.strip().lower()]
+    return parse_int(value, "ipproto", maximum=255)
+
+
+def parse_addr(value: IPAddress | str, what: str) -> IPAddress:
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return value
+    text = str(value).strip()
+    if "/" in text:
+        net, _, plen = text.partition("/")
+        if plen not in ("32", "128"):
+            raise UsageError(f"{what}: expected an address, got the prefix {text!r}")
+        text = net
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"{what}: expected an IPv4 or IPv6 address, got {value!r}") from None
+
+
+def make_flow(dst: IPAddress | str, *, src: IPAddress | str | None = None, iif: str | None = None,
+              oif: str | None = None, mark: int | str | None = 0, uid: int | str | None = None,
+              ipproto: int | str | None = None, sport: int | str | None = None,
+              dport: int | str | None = None, tos: int | str | None = 0) -> Flow:
+    """A :class:`Flow` from ``ip route get`` style arguments."""
+    d = parse_addr(dst, "destination")
+    s = None if src is None else parse_addr(src, "from")
+    if s is not None and s.version != d.version:
+        raise UsageError(f"from {s} and destination {d} are not of the same family")
+    return Flow(dst=d, src=s, iif=iif or None, oif=oif or None, mark=parse_int(mark, "mark") or 0,
+                uid=parse_int(uid, "uid"), ipproto=parse_proto(ipproto),
+                sport=parse_int(sport, "sport", maximum=65535),
+                dport=parse_int(dport, "dport", maximum=65535),
+                tos=parse_int(tos, "tos", maximum=255) or 0)
+
+
+def route_get(host: Host, dst: IPAddress | str, *, src: IPAddress | str | None = None,
+              iif: str | None = None, oif: str | None = None, mark: int | str | None = 0,
+              uid: int | str | None = None, ipproto: int | str | None = None,
+              sport: int | str | None = None, dport: int | str | None = None,
+              tos: int | str | None = 0, explain: bool = True) -> RouteResult:
+    """``ip route get DST [from SRC] [iif DEV] [oif DEV] [mark N] [uid N] ...`` on ``host``.
+
+    Mirrors ``inet_rtm_getroute()`` / ``inet6_rtm_getroute()``: with ``iif``
+    an input lookup (``ip_route_input_slow()``), otherwise an output lookup
+    (``ip_route_output_key_hash_rcu()``). Bad arguments raise ``UsageError``.
+    """
+    flow = make_flow(dst, src=src, iif=iif, oif=oif, mark=mark, uid=uid, ipproto=ipproto,
+                     sport=sport, dport=dport, tos=tos)
+    return lookup(host, flow, explain=explain)
+
+
+def lookup(host: Host, flow: Flow, *, explain: bool = True) -> RouteResult:
+    """The routing decision for ``flow`` on ``host`` (see :func:`route_get`)."""
+    fib = fib_for(host)
+    for dev, what in ((flow.iif, "iif"), (flow.oif, "oif")):
+        if dev is not None and not fib.dev_exists(dev):
+            return _fail(flow, "ENODEV", "unreachable", [RouteStep(
+                None, what, "refused", f"there is no device {dev} on this host: the kernel "
+                "answers ENODEV")], [])
+    ctx = _Ctx(fib, flow, explain)
+    if flow.family == AF_INET:
+        return ctx.input4() if flow.iif is not None else ctx.output4()
+    return ctx.input6() if flow.iif is not None else ctx.output6()
+
+
+def _fail(flow: Flow, errno: str, rtype: str, steps: list[RouteStep], notes: list[str],
+          rule: int | None = None, table: int | None = None, route: Route | None = None,
+          exact: bool = True) -> RouteResult:
+    return RouteResult(flow=flow, type=rtype, dev=None, gateway=None, src=flow.src, table=table,
+                       rule=rule, steps=tuple(steps), error=errno, route=route,
+                       notes=tuple(notes), exact=exact)
+
+
+def _a4(value: int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(value)
+
+
+def _is_mc4(a: int) -> bool:
+    return (a & 0xF0000000) == 0xE0000000
+
+
+def _is_local_mc4(a: int) -> bool:
+    return (a & 0xFFFFFF00) == 0xE0000000
+
+
+def _is_zeronet4(a: int) -> bool:
+    return (a & 0xFF000000) == 0
+
+
+def _is_loopback4(a: int) -> bool:
+    return (a & 0xFF000000) == 0x7F000000
+
+
+class _Ctx:
+    """One lookup: the flow, the notes and steps gathered on the way."""
+
+    def __init__(self, fib: _Fib, flow: Flow, explain: bool) -> None:
+        self.fib = fib
+        self.flow = flow
+        self.explain = explain
+        self.conf = Conf(fib.host.sysctls)
+        self.steps: list[RouteStep] = []
+        self.notes: list[str] = []
+        self.exact = True
+
+    # ---- helpers -----------------------------------------------------------
+
+    def step(self, action: str, result: str, why: str) -> None:
+        if self.explain:
+            self.steps.append(RouteStep(None, action, result, why))
+
+    def key(self, *, iif: str | None, oif: str | None, saddr: int, mark: int, uid: int) -> FlowKey:
+        f = self.flow
+        return FlowKey(f.family, int(f.dst), saddr, iif, oif, mark, uid, f.ipproto or 0,
+                       f.sport or 0, f.dport or 0, f.tos, f.src is not None)
+
+    def rules_lookup(self, key: FlowKey, *, ignore_linkstate: bool = False,
+                     strict_oif: bool = True, record: bool = True) -> RulesOutcome:
+        """``fib_lookup()``: the rule walk with the family's table lookup."""
+        fib = self.fib
+        fam = key.family
+        ld = fib.linkdown_ignored(self.conf) if fam == AF_INET else frozenset()
+
+        def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
+            return table.lookup(k.daddr, tos=k.tos, oif=k.oif, linkdown_ignored=ld,
+                                ignore_linkstate=ignore_linkstate, strict_oif=strict_oif)
+
+        rules = fib.rules[fam]
+        out = fib_rules_lookup(rules, key, lambda t: fib.tables.get((fam, t)), fib.table_name,
+                               fib.group, table_lookup, explain=self.explain and record)
+        if record:
+            self._record(out)
+        return out
+
+    def _record(self, out: RulesOutcome) -> None:
+        for n in out.inexact:
+            self._inexact(n)
+        if self.explain:
+            self.steps.extend(_route_step(s, self.fib) for s in out.steps)
+            if out.errno is not None and out.rule is None:
+                self.steps.append(RouteStep(None, "end of rules", "error", "no rule decided "
+                                            "(fib_rules_lookup() returns -ESRCH): the lookup "
+                                            f"fails with {out.errno}"))
+
+    def _inexact(self, note: str) -> None:
+        self.exact = False
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def finish_notes(self) -> list[str]:
+        if not self.conf.assumed:
+            return list(self.notes)
+        return self.notes + ["sysctls not in the dump, assumed: " + "; ".join(self.conf.assumed)]
+
+    def result(self, *, rtype: str, dev: str | None, gateway: IPAddress | None,
+               src: IPAddress | None, table: int | None, rule: int | None,
+               route: Route | None, prefsrc: IPAddress | None, cache: tuple[str, ...] = (),
+               flags: tuple[str, ...] = ()) -> RouteResult:
+        return RouteResult(flow=self.flow, type=rtype, dev=dev, gateway=gateway, src=src,
+                           table=table, rule=rule, steps=tuple(self.steps), error=None,
+                           route=route, notes=tuple(self.finish_notes()), exact=self.exact,
+                           prefsrc=prefsrc, cache=cache, flags=flags,
+                           table_name=None if table is None else self.fib.table_name(table))
+
+    def fail(self, errno: str, rtype: str, *, rule: int | None = None, table: int | None = None,
+             route: Route | None = None) -> RouteResult:
+        return _fail(self.flow, errno, rtype, self.steps, self.finish_notes(), rule, table,
+                     route, self.exact)
+
+    # ---- IPv4 source address ---------------------------------------------
+
+    def inet_select_addr(self, dev: str | None, dst: int, scope: int) -> int:
+        """``inet_select_addr()`` (net/ipv4/devinet.c): a primary address of ``dev``
+        with scope <= ``scope``, preferring one whose subnet holds ``dst``;
+        else the first non-link-scope one of any device (lo first)."""
+        fib = self.fib
+        self.conf.quiet = True
+        localnet = RT_SCOPE_LINK if (dev and self.conf.orconf(dev, "route_localnet")) \
+            else RT_SCOPE_HOST
+        self.conf.quiet = False
+        addr = 0
+        for a in fib.addrs[AF_INET].get(dev or "", []):
+            if "secondary" in a.flags:
+                continue
+            if min(scope_num(a.scope), localnet) > scope:
+                continue
+            net = a.peer if a.peer is not None else a.address.network
+            if not dst or (dst & int(net.netmask)) == int(net.network_address):
+                return int(a.ip)
+            if not addr:
+                addr = int(a.ip)
+        if addr:
+            return addr
+        for other in fib.dev_order:
+            for a in fib.addrs[AF_INET].get(other, []):
+                if "secondary" in a.flags:
+                    continue
+                s = scope_num(a.scope)
+                if s != RT_SCOPE_LINK and s <= scope:
+                    return int(a.ip)
+        return 0
+
+    def fib_result_prefsrc(self, route: Route, nh: Nexthop | None) -> int:
+        """``fib_result_prefsrc()``: the route's ``src``, else ``inet_select_addr()``."""
+        if route.prefsrc is not None:
+            return int(route.prefsrc)
+        gw = int(nh.gateway) if nh is not None and nh.gateway is not None and \
+            nh.gateway.version == 4 else 0
+        return self.inet_select_addr(nh.dev if nh else None, gw, scope_num(route.scope))
+
+    def ip_dev_find(self, saddr: int) -> str | None:
+        """``__ip_dev_find()``: the device holding local address ``saddr`` (or a local route)."""
+        dev = self.fib.local4.get(saddr)
+        if dev is not None:
+            return dev
+        table = self.fib.tables.get((AF_INET, RT_TABLE_LOCAL))
+        if table is not None:
+            hit = table.lookup(saddr)
+            if hit is not None and hit.route.type == "local" and hit.errno is None:
+                return hit.nexthop.dev if hit.nexthop is not None else self.fib.loopback
+        return None
+
+    # ---- IPv4 output: ip_route_output_key_hash_rcu() ----------------------
+
+    def output4(self) -> RouteResult:
+        fib = self.fib
+        f = self.flow
+        daddr = int(f.dst)
+        saddr = int(f.src) if f.src is not None else 0
+        oif = f.oif
+        uid = 0 if f.uid is None else f.uid
+        if f.uid is None:
+            self.notes.append("uid: none given, so uid 0 (as `ip route get` run by root)")
+        if saddr:
+            if _is_mc4(saddr) or saddr == _LBCAST or _is_zeronet4(saddr):
+                self.step("source address", "refused", f"{f.src} cannot be a source address "
+                          "(multicast, broadcast or 0.0.0.0/8): EINVAL")
+                return self.fail("EINVAL", "unreachable")
+            if oif is None and (_is_mc4(daddr) or daddr == _LBCAST):
+                dev = self.ip_dev_find(saddr)
+                if dev is None:
+                    self.step("source address", "refused", f"{f.src} is not an address of this "
+                              "host: ENETUNREACH")
+                    return self.fail("ENETUNREACH", "unreachable")
+                self.step("source address", "info", f"a broadcast/multicast sent from {f.src} "
+                          f"leaves by {dev}, the device holding that address (no table lookup)")
+                return self.mkroute_output(None, None, dev, saddr, "unicast", None, None, 32)
+            if self.ip_dev_find(saddr) is None:
+                self.step("source address", "refused", f"from {f.src}: an output lookup needs a "
+                          "source address of this host, and this is not one: ENETUNREACH")
+                return self.fail("ENETUNREACH", "unreachable")
+        if oif is not None:
+            if not fib.dev_up(oif):
+                self.step("oif", "refused", f"device {oif} is down: ENETUNREACH")
+                return self.fail("ENETUNREACH", "unreachable")
+            if _is_local_mc4(daddr) or daddr == _LBCAST or f.ipproto == IPPROTO_IGMP:
+                if not saddr:
+                    saddr = self.inet_select_addr(oif, 0, RT_SCOPE_LINK)
+                self.step("oif", "info", f"{f.dst} is link-local multicast or broadcast and oif "
+                          f"{oif} is given: sent there without a table lookup")
+                return self.mkroute_output(None, None, oif, saddr, "unicast", None, None, 32)
+            if not saddr:
+                if _is_mc4(daddr):
+                    saddr = self.inet_select_addr(oif, 0, RT_SCOPE_UNIVERSE)
+                elif not daddr:
+                    saddr = self.inet_select_addr(oif, 0, RT_SCOPE_HOST)
+        if not daddr:
+            daddr_eff = saddr or _LOOPBACK_V4
+            self.step("destination", "info", "destination 0.0.0.0 means this host: delivered "
+                      f"locally on {fib.loopback}")
+            return self.mkroute_output(None, None, fib.loopback, saddr or daddr_eff, "local",
+                                       None, None, 32, forced_local=True)
+        key = self.key(iif=fib.loopback, oif=oif, saddr=saddr, mark=f.mark, uid=uid)
+        out = self.rules_lookup(key)
+        if out.errno is not None:
+            if oif is not None:
+                if not saddr:
+                    saddr = self.inet_select_addr(oif, 0, RT_SCOPE_LINK)
+                self.step("oif", "info", f"no usable route ({out.errno}), but oif {oif} is given: "
+                          "the kernel assumes the destination is on that link "
+                          "(ip_route_output_key_hash_rcu())")
+                return self.mkroute_output(None, None, oif, saddr, "unicast", None, None, 32)
+            return self.fail(out.errno, out.type, rule=_pref(out), table=out.table,
+                             route=out.hit.route if out.hit else None)
+        hit = out.hit
+        assert hit is not None
+        route = hit.route
+        if route.type == "local":
+            if not saddr:
+                saddr = int(route.prefsrc) if route.prefsrc is not None else daddr
+            return self.mkroute_output(out, route, fib.loopback, saddr, "local", hit.nexthop,
+                                       out.table, hit.prefixlen)
+        nh = hit.nexthop
+        # fib_select_path(): multipath was handled by the table; fib_select_default():
+        if oif is None and hit.prefixlen == 0 and route.type == "unicast" and not route.multipath:
+            table = fib.tables.get((AF_INET, out.table or 0))
+            if table is not None:
+                same = [r for _, rs in table.candidates(0) for r in rs
+                        if r.prefixlen == 0 and r.metric == route.metric and r.type == "unicast"
+                        and r.gateway is not None and not (r.tos and r.tos != route.tos)]
+                if len(same) > 1:
+                    self._inexact("not modelled: fib_select_default() picks among several "
+                                  "default routes of the same metric by neighbour (ARP) state; "
+                                  "showing the first")
+        if not saddr:
+            saddr = self.fib_result_prefsrc(route, nh)
+        dev = nh.dev if nh is not None else None
+        return self.mkroute_output(out, route, dev, saddr, route.type, nh, out.table,
+                                   hit.prefixlen)
+
+    def mkroute_output(self, out: RulesOutcome | None, route: Route | None, dev: str | None,
+                       saddr: int, rtype: str, nh: Nexthop | None, table: int | None,
+                       prefixlen: int, forced_local: bool = False) -> RouteResult:
+        """``__mkroute_output()``: the destination's class decides broadcast/multicast."""
+        f = self.flow
+        fib = self.fib
+        daddr = int(f.dst)
+        if _is_loopback4(saddr) and not fib.is_loopback_dev(dev):
+            self.step("source address", "refused", f"source {_a4(saddr)} is a loopback address "
+                      f"but the packet would leave by {dev}: EINVAL")
+            return self.fail("EINVAL", rtype, rule=_pref(out), table=table, route=route)
+        cache: list[str] = []
+        flags: tuple[str, ...] = ()
+        gateway = nh.gateway if nh is not None and nh.gateway is not None else None
+        if daddr == _LBCAST:
+            rtype = "broadcast"
+        elif _is_mc4(daddr):
+            rtype = "multicast"
+        elif _is_zeronet4(daddr) and not forced_local:
+            self.step("destination", "refused", f"{f.dst} is in 0.0.0.0/8: EINVAL")
+            return self.fail("EINVAL", rtype, rule=_pref(out), table=table, route=route)
+        if fib.is_loopback_dev(dev) or rtype == "local":
+            cache.append("local")
+        if rtype == "broadcast":
+            if "local" not in cache:
+                cache.append("local")
+            cache.append("brd")
+            gateway = None
+        elif rtype == "multicast":
+            flags = ("rt_offload_failed",)  # RTCF_MULTICAST shares its bit (iproute2 prints it)
+            if daddr == 0xE0000001:  # 224.0.0.1: every device has joined all-hosts
+                if "local" not in cache:
+                    cache.append("local")
+            else:
+                self.notes.append("not modelled: multicast group membership (ip_check_mc_rcu()); "
+                                  "assumed this host has not joined the group")
+            cache.append("mc")
+            if prefixlen < 4:
+                gateway = None
+        src_addr = _a4(saddr) if saddr else None
+        prefsrc = src_addr if f.src is None or (src_addr is not None and
+                                                int(f.src) != saddr) else None
+        if rtype == "local":
+            gateway = None
+        return self.result(rtype=rtype, dev=dev, gateway=gateway, src=src_addr, table=table,
+                           rule=_pref(out), route=route, prefsrc=prefsrc, cache=tuple(cache),
+                           flags=flags)
+
+    # ---- IPv4 input: ip_route_input_slow() --------------------------------
+
+    def input4(self) -> RouteResult:
+        fib = self.fib
+        f = self.flow
+        dev = f.iif or ""
+        daddr = int(f.dst)
+        saddr = int(f.src) if f.src is not None else 0
+        conf = self.conf
+        localnet = conf.orconf(dev, "route_localnet")
+        if f.uid is not None:
+            self.notes.append("uid is ignored for input lookups (the kernel uses uid 0)")
+        if _is_mc4(daddr):
+            return self.input4_mc(dev, daddr, saddr)
+        if _is_mc4(saddr) or saddr == _LBCAST:
+            return self._martian("source", f"source {_a4(saddr)} is multicast or broadcast")
+        if daddr == _LBCAST or (saddr == 0 and daddr == 0):
+            return self.brd_input(dev, saddr, None, None)
+        if _is_zeronet4(saddr):
+            return self._martian("source", f"source {_a4(saddr)} is in 0.0.0.0/8 (only a "
+                                 "broadcast may come from 0.0.0.0; give 'from ADDR')")
+        if _is_zeronet4(daddr):
+            return self._martian("destination", f"destination {f.dst} is in 0.0.0.0/8")
+        if _is_loopback4(daddr):
+            if not localnet:
+                return self._martian("destination", f"destination {f.dst} is a loopback "
+                                     f"address arriving on {dev} (route_localnet is 0)")
+        elif _is_loopback4(saddr) and not localnet:
+            return self._martian("source", f"source {_a4(saddr)} is a loopback address "
+                                 f"arriving on {dev} (route_localnet is 0)")
+        key = self.key(iif=dev, oif=None, saddr=saddr, mark=f.mark, uid=0)
+        out = self.rules_lookup(key)
+        forwarding = conf.forwarding(dev)
+        if out.errno is not None:
+            err = out.errno
+            if not forwarding:
+                err = "EHOSTUNREACH"
+                self.step("forwarding", "refused", f"forwarding is off on {dev}, so a packet "
+                          f"that cannot be routed gets EHOSTUNREACH (the lookup said "
+                          f"{out.errno})")
+            return self.fail(err, out.type, rule=_pref(out), table=out.table,
+                             route=out.hit.route if out.hit else None)
+        hit = out.hit
+        assert hit is not None
+        route = hit.route
+        if route.type == "broadcast":
+            if conf.orconf(dev, "bc_forwarding"):
+                self._inexact("not modelled: bc_forwarding (forwarding directed broadcasts)")
+            return self.brd_input(dev, saddr, out, route)
+        if route.type == "local":
+            chk = self.validate_source(saddr, daddr, None, dev)
+            if chk.errno is not None:
+                return self.fail("EINVAL", "local", rule=_pref(out), table=out.table, route=route)
+            return self.result(rtype="local", dev=fib.loopback, gateway=None, src=f.src,
+                               table=out.table, rule=_pref(out), route=route, prefsrc=None,
+                               cache=("local",))
+        if not forwarding:
+            self.step("forwarding", "refused", f"the route leads out again, but forwarding is "
+                      f"off on {dev} (net.ipv4.conf.{dev}.forwarding): EHOSTUNREACH")
+            return self.fail("EHOSTUNREACH", route.type, rule=_pref(out), table=out.table,
+                             route=route)
+        if route.type != "unicast":
+            return self._martian("destination", f"a forwarded packet may only follow a unicast "
+                                 f"route, this is {route.type}", out=out, route=route)
+        nh = hit.nexthop
+        out_dev = nh.dev if nh is not None else None
+        chk = self.validate_source(saddr, daddr, out_dev, dev)
+        if chk.errno is not None:
+            return self.fail("EINVAL", route.type, rule=_pref(out), table=out.table, route=route)
+        cache: tuple[str, ...] = ()
+        if out_dev == dev and chk.ret and conf.orconf(dev, "send_redirects"):
+            cache = ("redirect",)
+        self.step("forwarding", "ok", f"forwarding is on for {dev}: the packet is forwarded "
+                  f"out of {out_dev}")
+        gw = nh.gateway if nh is not None else None
+        return self.result(rtype="unicast", dev=out_dev, gateway=gw, src=f.src, table=out.table,
+                           rule=_pref(out), route=route, prefsrc=None, cache=cache)
+
+    def input4_mc(self, dev: str, daddr: int, saddr: int) -> RouteResult:
+        f = self.flow
+        if daddr != 0xE0000001:
+            self._inexact("not modelled: multicast group membership and multicast forwarding "
+                          "(ip_check_mc_rcu(), ip_mr_input())")
+            self.step("multicast", "refused", f"{f.dst}: assumed not joined on {dev}: EINVAL")
+            return self.fail("EINVAL", "multicast")
+        if _is_mc4(saddr) or saddr == _LBCAST:
+            return self._martian("source", f"source {_a4(saddr)} is multicast or broadcast")
+        if _is_loopback4(saddr) and not self.conf.orconf(dev, "route_localnet"):
+            return self._martian("source", f"source {_a4(saddr)} is a loopback address")
+        if saddr and not _is_zeronet4(saddr):
+            chk = self.validate_source(saddr, 0, None, dev)
+            if chk.errno is not None:
+                return self.fail("EINVAL", "multicast")
+        self.step("multicast", "ok", f"{f.dst} (all hosts) is joined by every device: "
+                  "delivered locally")
+        return self.result(rtype="multicast", dev=self.fib.loopback, gateway=None, src=f.src,
+                           table=None, rule=None, route=None, prefsrc=None, cache=("local", "mc"))
+
+    def brd_input(self, dev: str, saddr: int, out: RulesOutcome | None,
+                  route: Route | None) -> RouteResult:
+        f = self.flow
+        if not _is_zeronet4(saddr):
+            chk = self.validate_source(saddr, 0, None, dev)
+            if chk.errno is not None:
+                return self.fail("EINVAL", "broadcast", rule=_pref(out),
+                                 table=out.table if out else None, route=route)
+        else:
+            self.step("broadcast", "ok", f"a broadcast from {_a4(saddr)} is accepted without a "
+                      "source check")
+        if out is None:
+            self.step("broadcast", "ok", f"{f.dst} is the limited broadcast: delivered locally "
+                      "without a table lookup")
+        return self.result(rtype="broadcast", dev=self.fib.loopback, gateway=None, src=f.src,
+                           table=out.table if out else None, rule=_pref(out), route=route,
+                           prefsrc=None, cache=("local", "brd"))
+
+    def _martian(self, which: str, why: str, out: RulesOutcome | None = None,
+                 route: Route | None = None) -> RouteResult:
+        self.step("martian", "refused", f"martian {which}: {why}; the kernel drops it "
+                  "(ip_route_input_slow()): EINVAL")
+        return self.fail("EINVAL", route.type if route else "unreachable", rule=_pref(out),
+                         table=out.table if out else None, route=route)
+
+    def validate_source(self, saddr: int, daddr: int, oif: str | None, dev: str
+                        ) -> fib_frontend.SourceCheck:
+        """``fib_validate_source()`` for a packet from ``saddr`` arriving on ``dev``."""
+        fib = self.fib
+        conf = self.conf
+        f = self.flow
+        rpf = conf.maxconf(dev, "rp_filter")
+        vmark = conf.orconf(dev, "src_valid_mark")
+        mark = f.mark if vmark else 0
+        src = str(_a4(saddr))
+
+        def reverse(first: bool) -> tuple[str | None, str, tuple[str, ...], bool, str]:
+            key = FlowKey(AF_INET, saddr, daddr, oif or fib.loopback, None, mark, 0,
+                          f.ipproto or 0 if fib.fldissect else 0,
+                          (f.dport or 0) if fib.fldissect else 0,
+                          (f.sport or 0) if fib.fldissect else 0, f.tos)
+            out = self.rules_lookup(key, record=False)
+            if out.errno is not None:
+                return out.errno, out.type, (), False, f"{out.errno}" + (
+                    f" at rule {out.rule.pref}" if out.rule else "")
+            hit = out.hit
+            assert hit is not None
+            devs = tuple(nh.dev for nh in hit.route.nexthops if nh.dev)
+            direct = bool(hit.nexthop is not None and hit.nexthop.gateway is None)
+            text = (f"rule {out.rule.pref if out.rule else '?'}, table "
+                    f"{fib.table_name(out.table or 0)}: "
+                    f"'{format_route(hit.route, fib.table_name(out.table or 0))}'")
+            return None, hit.route.type, devs, direct, text
+
+        def loose() -> int:
+            key = FlowKey(AF_INET, saddr, daddr, oif or fib.loopback, dev, mark, 0, 0, 0, 0, f.tos)
+            out = self.rules_lookup(key, ignore_linkstate=True, record=False)
+            if out.errno is None and out.hit is not None and out.hit.route.type == "unicast":
+                return 1 if out.hit.nexthop is not None and out.hit.nexthop.gateway is None else 0
+            return 0
+
+        chk = fib_validate_source(
+            src=src, dev=dev, rpf=rpf, accept_local=conf.orconf(dev, "accept_local"),
+            tx_redirects=conf.orconf(dev, "send_redirects"), same_dev_out=(oif == dev),
+            fast_path_allowed=not (fib.custom_local_routes or fib.custom_rules[AF_INET]),
+            src_is_local=saddr in fib.local4, dev_has_addr=bool(fib.addrs[AF_INET].get(dev)),
+            reverse=reverse, loose=loose)
+        mark_note = (f" (mark 0x{f.mark:x} used: src_valid_mark is on)" if vmark and f.mark else
+                     " (mark ignored: src_valid_mark is 0)" if f.mark else "")
+        label = f"rp_filter={rpf}" + mark_note
+        if chk.errno is not None:
+            errtext = ("EINVAL on this kernel (older kernels: EXDEV)" if chk.errno == "EXDEV"
+                       else "EINVAL")
+            self.step("rp_filter", "refused", f"source check ({label}): {chk.why}; "
+                      f"refused with {errtext}")
+        else:
+            self.step("rp_filter", "ok", f"source check ({label}): {chk.why}")
+        return chk
+
+    # ---- IPv6 --------------------------------------------------------------
+
+    def output6(self) -> RouteResult:
+        fib = self.fib
+        f = self.flow
+        uid = 0 if f.uid is None else f.uid
+        if f.uid is None:
+            self.notes.append("uid: none given, so uid 0 (as `ip route get` run by root)")
+        saddr = int(f.src) if f.src is not None else 0
+        d = f.dst
+        strict = (f.oif is not None and f.src is None) or _need_strict6(d)
+        key = self.key(iif=fib.loopback, oif=f.oif, saddr=saddr, mark=f.mark, uid=uid)
+        return self._route6(key, strict, f.oif)
+
+    def input6(self) -> RouteResult:
+        f = self.flow
+        saddr = int(f.src) if f.src is not None else 0
+        key = self.key(iif=f.iif, oif=None, saddr=saddr, mark=f.mark, uid=0)
+        self.notes.append("IPv6 has no rp_filter and no forwarding check in the route lookup "
+                          "(ip6_route_input_lookup()); forwarding is decided in ip6_forward()")
+        # ip6_pol_route_input(): the arrival device plays the role of oif
+        return self._route6(key, _need_strict6(f.dst), f.iif, input_=True)
+
+    def _route6(self, key: FlowKey, strict: bool, oif: str | None, input_: bool = False
+                ) -> RouteResult:
+        fib = self.fib
+        f = self.flow
+        rules = fib.rules[AF_INET6]
+        ld = frozenset()
+
+        def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
+            return table.lookup(k.daddr, oif=oif, linkdown_ignored=ld, strict_oif=strict)
+
+        out = fib_rules_lookup(rules, key, lambda t: fib.tables.get((AF_INET6, t)),
+                               fib.table_name, fib.group, table_lookup, explain=self.explain)
+        self._record(out)
+        if out.errno is not None:
+            return self.fail(out.errno, out.type, rule=_pref(out), table=out.table,
+                             route=out.hit.route if out.hit else None)
+        hit = out.hit
+        assert hit is not None
+        route = hit.route
+        nh = hit.nexthop
+        rtype = route.type
+        dev = nh.dev if nh is not None else None
+        gw = nh.gateway if nh is not None else None
+        # ip6_route_get_saddr(): the route's prefsrc, else ipv6_dev_get_saddr() on the
+        # route's own device (for local routes too, though the dst device is lo)
+        if route.prefsrc is not None:
+            chosen: IPAddress | None = route.prefsrc
+        else:
+            chosen = self.ipv6_dev_get_saddr(dev, f.dst)
+        if rtype in ("local", "anycast"):
+            dev = fib.loopback
+        src = f.src if f.src is not None else chosen
+        if input_:
+            chosen = None
+        cache: tuple[str, ...] = ()
+        return self.result(rtype=rtype, dev=dev, gateway=gw, src=src, table=out.table,
+                           rule=_pref(out), route=route, prefsrc=chosen, cache=cache)
+
+    def ipv6_dev_get_saddr(self, dst_dev: str | None, dst: IPAddress) -> IPAddress | None:
+        """``ipv6_dev_get_saddr()`` (net/ipv6/addrconf.c), RFC 6724 rules 1, 2, 3, 5, 6, 7, 8."""
+        fib = self.fib
+        d = int(dst)
+        dscope = _scope6(dst)
+        dlabel = _label6(dst)
+        use_oif = dst_dev is not None and (dst.is_multicast or dscope <= 2)
+        devs = [dst_dev] if use_oif else fib.dev_order
+        best: tuple[Any, ...] | None = None
+        best_a: IPAddress | None = None
+        pref_tmp = self.fib.host.sysctl("net.ipv6.conf.all.use_tempaddr", "0") in ("2",)
+        for dev in devs:
+            for a in fib.addrs[AF_INET6].get(dev or "", []):
+                if a.flags & {"tentative", "dadfailed"}:
+                    continue
+                ip = a.ip
+                s = _scope6(ip)
+                scope_score = -s if s >= dscope else s - 128
+                diff = _common_prefix6(int(ip), d)
+                score = (
+                    int(ip) == d,                       # rule 1: same address
+                    scope_score,                        # rule 2: appropriate scope
+                    "deprecated" not in a.flags,        # rule 3: avoid deprecated
+                    dst_dev is None or dev == dst_dev,  # rule 5: outgoing interface
+                    _label6(ip) == dlabel,              # rule 6: matching label
+                    ("temporary" in a.flags) == pref_tmp,  # rule 7: privacy
+                    min(diff, a.address.network.prefixlen),  # rule 8: longest matching prefix
+                )
+                if best is None or score > best:
+                    best, best_a = score, ip
+        return best_a
+
+
+def _need_strict6(a: IPAddress) -> bool:
+    """``rt6_need_strict()``: multicast, link-local or loopback destinations."""
+    return bool(a.is_multicast or a.is_link_local or a.is_loopback)
+
+
+def _scope6(a: IPAddress) -> int:
+    """``__ipv6_addr_src_scope()``: 1 interface-local, 2 link, 5 site, 14 global."""
+    if a.is_multicast:
+        return int(a) >> 112 & 0xF
+    if a.is_loopback:
+        return 1
+    if a.is_link_local:
+        return 2
+    if a.is_site_local:
+        return 5
+    return 14
+
+
+_LABELS = [(ipaddress.IPv6Network("::1/128"), 0), (ipaddress.IPv6Network("::ffff:0:0/96"), 4),
+           (ipaddress.IPv6Network("::/96"), 3), (ipaddress.IPv6Network("2001::/32"), 6),
+           (ipaddress.IPv6Network("2001:10::/28"), 7), (ipaddress.IPv6Network("2002::/16"), 2),
+           (ipaddress.IPv6Network("3ffe::/16"), 12), (ipaddress.IPv6Network("fec0::/10"), 11),
+           (ipaddress.IPv6Network("fc00::/7"), 5)]
+
+
+def _label6(a: IPAddress) -> int:
+    """``ipv6_addr_label()`` with the default policy table (net/ipv6/addrlabel.c)."""
+    best = (-1, 1)
+    for net, label in _LABELS:
+        if a in net and net.prefixlen > best[0]:
+            best = (net.prefixlen, label)
+    return best[1]
+
+
+def _common_prefix6(a: int, b: int) -> int:
+    x = a ^ b
+    return 128 - x.bit_length()
+
+
+def _pref(out: RulesOutcome | None) -> int | None:
+    return out.rule.pref if out is not None and out.rule is not None else None
+
+
+def _route_step(s: RuleStep, fib: _Fib) -> RouteStep:
+    return RouteStep(s.rule.pref, action_text(s.rule, fib.table_name), s.result, s.why, s.table,
+                     s.hit.route if s.hit is not None else None)
+
+
+def result_as_dict(result: RouteResult) -> dict[str, Any]:
+    """Everything in a result, as plain JSON (for debugging and the lab)."""
+    return as_dict(result)
+
+
+__all__ = ["RouteResult", "RouteStep", "route_get", "lookup", "make_flow", "fib_for",
+           "format_rule", "format_route"]

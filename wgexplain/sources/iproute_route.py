@@ -1,0 +1,625 @@
+"""Read ``ip route`` output (text and ``-j`` JSON) into :class:`Route` objects.
+
+The twin of iproute2's ``print_route()`` (ip/iproute.c, 6.1): every field
+it prints is read back here, in the same words. What it leaves out is the
+default the kernel holds: no ``proto`` is ``boot``, no ``scope`` is
+``global`` (universe), no type is ``unicast``, no ``table`` is the table the
+listing was asked for (``main`` unless ``table X``; ``table all`` prints it).
+
+The text reader is the hot path (a million routes): a hand tokenizer over
+``str.split()``, addresses built from integers (``_fast``), repeated
+gateways and nexthops cached.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from typing import Any
+
+from wgexplain.errors import DumpError
+from wgexplain.model import AF_INET, AF_INET6, RT_TABLE_MAIN, ROUTE_TYPES, Nexthop, Route
+from wgexplain.sources import _fast, rtnames
+from wgexplain.sources.jsonlines import json_items
+
+_TYPES = frozenset(ROUTE_TYPES)
+#: flags ``print_rt_flags()`` prints
+_FLAGS = frozenset({"dead", "onlink", "pervasive", "offload", "trap", "notify", "linkdown",
+                    "unresolved", "rt_offload", "rt_trap", "rt_offload_failed"})
+#: ``mx_names[]``: route metrics, kept in ``Route.extra``, not simulated
+_METRICS = frozenset({"mtu", "window", "rtt", "rttvar", "ssthresh", "cwnd", "advmss",
+                      "reordering", "hoplimit", "initcwnd", "features", "rto_min", "initrwnd",
+                      "quickack", "congctl", "fastopen_no_cookie"})
+_MS_METRICS = frozenset({"rtt", "rttvar", "rto_min"})
+#: single-value attributes kept in ``extra`` (cache info, marks, uid, iif...)
+_KEEP1 = frozenset({"nhid", "mark", "uid", "iif", "error", "users", "used", "age", "ipid",
+                    "ts", "tsage", "realm", "realms", "ttl-propogate"})
+_PREFS = frozenset({"low", "medium", "high"})
+_EMPTY: frozenset[str] = frozenset()
+_EXPECT_ATTR = ("a route attribute as iproute2 prints it (via, dev, table, proto, scope, "
+                "src, metric, pref, expires, mtu, nexthop, ...)")
+
+
+class _Ctx:
+    """Per-call caches: repeated strings map to the same objects."""
+
+    __slots__ = ("file", "table_names", "gw", "nh", "flags", "origin_file", "warnings")
+
+    def __init__(self, file: str, table_names: dict[str, int] | None,
+                 warnings: list[str] | None) -> None:
+        self.file = file
+        self.table_names = table_names
+        self.gw: dict[str, Any] = {}
+        self.nh: dict[tuple[Any, ...], Nexthop] = {}
+        self.flags: dict[tuple[str, ...], frozenset[str]] = {(): _EMPTY}
+        self.warnings = warnings
+
+
+def _col(line: str, token: str) -> int | None:
+    i = line.find(token)
+    return i + 1 if i >= 0 else None
+
+
+def _err(ctx: _Ctx, lineno: int, line: str, expected: str, token: str) -> DumpError:
+    return DumpError(ctx.file, lineno, expected, got=token, column=_col(line, token))
+
+
+def _addr(ctx: _Ctx, text: str, family: int | None) -> tuple[Any, int] | None:
+    """An address (cached) and its family, or None when ``text`` is not one."""
+    hit = ctx.gw.get(text)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    try:
+        if ":" in text:
+            res = (_fast.addr6(_fast.ip6_int(text)), AF_INET6)
+        else:
+            res = (_fast.addr4(_fast.ip4_int(text)), AF_INET)
+    except (OSError, ValueError):
+        return None
+    ctx.gw[text] = res
+    return res
+
+
+def _dst(text: str, family: int | None) -> tuple[Any, int] | None:
+    """``default``, ``A.B.C.D[/N]``, ``X::Y[/N]`` -> (network, family); None if not one."""
+    if text == "default":
+        if family == AF_INET6:
+            return _fast.net6(0, 0), AF_INET6
+        return _fast.net4(0, 0), AF_INET  # family still open: fixed up by the caller
+    addr, sep, plen_s = text.partition("/")
+    try:
+        if ":" in addr:
+            plen = int(plen_s) if sep else 128
+            if not 0 <= plen <= 128:
+                return None
+            net = _fast.net6(_fast.ip6_int(addr), plen)
+            return (net, AF_INET6) if net is not None else None
+        if addr == "0" and sep:  # "0/8": RTA_DST absent but a length set
+            addr = "0.0.0.0"
+        plen = int(plen_s) if sep else 32
+        if not 0 <= plen <= 32:
+            return None
+        net = _fast.net4(_fast.ip4_int(addr), plen)
+        return (net, AF_INET) if net is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def _table(ctx: _Ctx, text: str) -> int | None:
+    return rtnames.table_id(text, ctx.table_names)
+
+
+def _metric_value(key: str, value: str) -> str:
+    """Normalise a metric as ``-j`` prints it (rtt ``10ms``/``1.5s`` -> ms)."""
+    if key in _MS_METRICS:
+        if value.endswith("ms"):
+            return value[:-2]
+        if value.endswith("s"):
+            try:
+                return str(int(round(float(value[:-1]) * 1000)))
+            except ValueError:
+                return value
+    return value
+
+
+def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | None = None,
+                      table: int | None = None, *, table_names: dict[str, int] | None = None,
+                      dev: str | None = None, warnings: list[str] | None = None) -> list[Route]:
+    """Read ``ip route`` text output (``print_route()`` in ip/iproute.c).
+
+    ``family`` is the command's ``-4``/``-6`` (None: from each line's
+    addresses; a route with none, like ``default dev X``, is IPv4 unless
+    it carries IPv6-only fields such as ``pref``). ``table`` is the table of
+    routes printed without ``table`` (the listing's ``table X``; None:
+    ``main``). ``dev`` fills routes printed without ``dev`` (``ip route show
+    dev X`` leaves it out). Blank lines are skipped. Raises
+    :class:`DumpError` with the 1-based line in ``file``.
+
+    Everything after the destination is parsed once per distinct text and
+    reused: a full routing table repeats a few hundred such tails.
+    """
+    ctx = _Ctx(file, table_names, warnings)
+    default_table = RT_TABLE_MAIN if table is None else table
+    lines = text.split("\n")
+    n = len(lines)
+    out: list[Route] = []
+    append = out.append
+    make_route = _fast.make_route
+    make_origin = _fast.make_origin
+    types = _TYPES
+    tails: dict[str, tuple[Any, ...]] = {}
+    tails_get = tails.get
+    dst_cache: dict[str, Any] = {}
+    ip4, ip6, net4, net6 = _fast.ip4_int, _fast.ip6_int, _fast.net4, _fast.net6
+    gc_was = gc.isenabled()
+    gc.disable()  # millions of acyclic objects: the collector would only rescan them
+    try:
+        i = 0
+        while i < n:
+            line = lines[i]
+            lineno = first_line + i
+            i += 1
+            parts = line.split(None, 1)
+            if not parts:
+                continue
+            head = parts[0]
+            rest = parts[1] if len(parts) > 1 else ""
+            if head in types:
+                rtype = head
+                parts = rest.split(None, 1)
+                if not parts:
+                    raise _err(ctx, lineno, line, "a destination after the route type", head)
+                head = parts[0]
+                rest = parts[1] if len(parts) > 1 else ""
+            else:
+                rtype = "unicast"
+            # multipath continuation lines ("\tnexthop via ...") belong to this route
+            while i < n and lines[i][:1] in (" ", "\t") and lines[i].split(None, 1)[:1] == ["nexthop"]:
+                rest = rest + "\n" + lines[i]
+                i += 1
+            # the destination
+            if head == "default":
+                net = None
+                dfam = 0
+            else:
+                addr, sep, plen_s = head.partition("/")
+                try:
+                    if ":" in addr:
+                        net = net6(ip6(addr), int(plen_s) if sep else 128)
+                        dfam = AF_INET6
+                    else:
+                        if addr == "0" and sep:
+                            addr = "0.0.0.0"
+                        net = net4(ip4(addr), int(plen_s) if sep else 32)
+                        dfam = AF_INET
+                except (OSError, ValueError, IndexError):
+                    net = None
+                if net is None:
+                    if head == "nexthop":
+                        raise _err(ctx, lineno, line, "a route line before its 'nexthop' lines", head)
+                    raise _err(ctx, lineno, line, "a route destination (default, an address or "
+                               "prefix" + (", or a route type" if rtype == "unicast" else "") + ")",
+                               head)
+            key = rtype + " " + rest
+            tpl = tails_get(key)
+            if tpl is None:
+                before = len(warnings) if warnings is not None else 0
+                tpl = _parse_tail(ctx, rtype, head, rest, line, lineno, family, default_table, dev)
+                if warnings is None or len(warnings) == before:
+                    tails[key] = tpl
+            (tfam, tbl, tos, metric, protocol, scope, prefsrc, nexthops, rfs, pref, expires,
+             extra) = tpl
+            if dfam:
+                fam = dfam
+                if family is not None and dfam != family:
+                    raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
+                               + " route (this listing is of one family)", head)
+            else:
+                fam = tfam
+                net = dst_cache.get(fam)
+                if net is None:
+                    net = dst_cache[fam] = net6(0, 0) if fam == AF_INET6 else net4(0, 0)
+            append(make_route(fam, tbl, net, rtype, tos, metric, protocol, scope, prefsrc,
+                              nexthops, rfs, pref, expires, extra, make_origin(file, lineno)))
+    finally:
+        if gc_was:
+            gc.enable()
+    return out
+
+
+def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno: int,
+                family: int | None, default_table: int, dev: str | None) -> tuple[Any, ...]:
+    """Everything after the destination -> the route's fields but ``dst`` and ``origin``.
+
+    The family returned is the one the tail implies (gateway, ``src``,
+    ``pref``), else the listing's, else IPv4; the destination's own family
+    wins when it has one.
+    """
+    toks = rest.split()
+    fam: int | None = None
+    k = 0
+    tbl = default_table
+    tos = 0
+    metric = 0
+    protocol = "boot"
+    scope = "global"
+    prefsrc = None
+    pref = None
+    expires = None
+    extra: list[tuple[str, str]] | None = None
+    # the nexthop being filled; hops collects them for multipath
+    gw = None
+    ndev = None
+    weight = 1
+    nflags: list[str] | None = None
+    rflags: list[str] | None = None
+    hops: list[tuple[Any, Any, int, list[str] | None]] | None = None
+    ntoks = len(toks)
+    while k < ntoks:
+        t = toks[k]
+        k += 1
+        if t == "dev":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "a device name after 'dev'", t)
+            ndev = toks[k]
+            k += 1
+        elif t == "via":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "an address after 'via'", t)
+            v = toks[k]
+            k += 1
+            explicit = v in ("inet", "inet6") and k < ntoks  # RTA_VIA: may be the other family
+            if explicit:
+                v = toks[k]
+                k += 1
+            a = _addr(ctx, v, family)
+            if a is None:
+                raise _err(ctx, lineno, line, "a gateway address after 'via'", v)
+            gw = a[0]
+            if fam is None and not explicit:
+                fam = a[1]
+        elif t == "proto":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "a protocol after 'proto'", t)
+            protocol = toks[k]
+            k += 1
+        elif t == "scope":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "a scope after 'scope'", t)
+            s = toks[k]
+            k += 1
+            if s == "universe":
+                s = "global"
+            elif s not in rtnames.SCOPES:
+                sn = rtnames.parse_int(s)
+                if sn is None or sn > 255:
+                    raise _err(ctx, lineno, line, "a scope (global, site, link, host, nowhere "
+                               "or a number)", s)
+                s = rtnames.SCOPE_NAMES.get(sn, s)
+            scope = s
+        elif t == "metric":
+            if k >= ntoks or not toks[k].isdigit():
+                raise _err(ctx, lineno, line, "a number after 'metric'", toks[k] if k < ntoks else t)
+            metric = int(toks[k])
+            k += 1
+        elif t == "src":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "an address after 'src'", t)
+            a = _addr(ctx, toks[k], family)
+            if a is None:
+                raise _err(ctx, lineno, line, "a source address after 'src'", toks[k])
+            prefsrc = a[0]
+            if fam is None:
+                fam = a[1]
+            k += 1
+        elif t == "table":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "a table after 'table'", t)
+            tid = _table(ctx, toks[k])
+            if tid is None:
+                raise _err(ctx, lineno, line, "a table number or a known table name (main, "
+                           "local, default, or one from an rt_tables mapping)", toks[k])
+            tbl = tid
+            k += 1
+        elif t in _FLAGS:
+            if hops is not None:
+                if nflags is None:
+                    nflags = []
+                nflags.append(t)
+            else:
+                if rflags is None:
+                    rflags = []
+                rflags.append(t)
+        elif t == "nexthop":
+            if hops is None:
+                hops = []
+                if gw is not None or ndev is not None:
+                    raise _err(ctx, lineno, line, "no 'via'/'dev' before the 'nexthop' list", t)
+            else:
+                hops.append((gw, ndev, weight, nflags))
+            gw = None
+            ndev = None
+            weight = 1
+            nflags = None
+        elif t == "weight":
+            if k >= ntoks or not toks[k].isdigit() or hops is None:
+                raise _err(ctx, lineno, line, "'weight N' inside a 'nexthop'", t)
+            weight = int(toks[k])
+            k += 1
+        elif t == "pref":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "low, medium or high after 'pref'", t)
+            pref = toks[k]
+            k += 1
+            if pref not in _PREFS and not pref.isdigit():
+                raise _err(ctx, lineno, line, "low, medium or high after 'pref'", pref)
+            if fam is None:
+                fam = AF_INET6
+        elif t == "expires":
+            v = toks[k] if k < ntoks else ""
+            k += 1
+            num = v[:-3] if v.endswith("sec") else v
+            if not num.lstrip("-").isdigit():
+                raise _err(ctx, lineno, line, "'expires Nsec'", v or t)
+            expires = int(num)
+        elif t == "tos" or t == "dsfield":
+            v = toks[k] if k < ntoks else ""
+            k += 1
+            ds = rtnames.dsfield(v)
+            if ds is None:
+                raise _err(ctx, lineno, line, "a tos value like 0x10 after 'tos'", v or t)
+            tos = ds
+        elif t in _METRICS:
+            v = toks[k] if k < ntoks else ""
+            k += 1
+            if extra is None:
+                extra = []
+            if v == "lock":
+                extra.append(("locked", t))
+                v = toks[k] if k < ntoks else ""
+                k += 1
+            if not v:
+                raise _err(ctx, lineno, line, f"a value after '{t}'", t)
+            extra.append((t, _metric_value(t, v)))
+        elif t in _KEEP1:
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, f"a value after '{t}'", t)
+            if extra is None:
+                extra = []
+            extra.append((t, toks[k]))
+            k += 1
+        elif t == "from":
+            if k >= ntoks:
+                raise _err(ctx, lineno, line, "a source prefix after 'from'", t)
+            if extra is None:
+                extra = []
+            extra.append(("from", toks[k]))
+            if ctx.warnings is not None:
+                ctx.warnings.append(f"not modelled: source-specific route {dst_s} from {toks[k]} "
+                                    f"({ctx.file}:{lineno}); it is read as if it matched every "
+                                    "source")
+            k += 1
+        elif t == "as" and k + 1 < ntoks and toks[k] == "to":
+            if extra is None:
+                extra = []
+            extra.append(("as-to", toks[k + 1]))
+            k += 2
+        elif t == "\\":  # ip -o: multipath on one line
+            continue
+        elif t == "encap":
+            raise _err(ctx, lineno, line, "a route without lightweight tunnel encapsulation "
+                       "(not modelled: encap)", t)
+        elif t == "cache":
+            raise _err(ctx, lineno, line, "a FIB route, not a route cache entry (not modelled: "
+                       "cache)", t)
+        else:
+            raise _err(ctx, lineno, line, _EXPECT_ATTR, t)
+    if fam is None:
+        fam = family if family is not None else AF_INET
+    elif family is not None and fam != family and dst_s == "default":
+        raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
+                   + " route (this listing is of one family)", line.strip())
+    if dev is not None and ndev is None and hops is None:
+        ndev = dev
+    rfs = frozenset(rflags) if rflags else _EMPTY
+    nhc = ctx.nh
+    if hops is None:
+        nexthops: tuple[Nexthop, ...] = (_fast.make_nexthop(gw, ndev, 1, "onlink" in rfs, rfs),)
+    else:
+        hops.append((gw, ndev, weight, nflags))
+        lst = []
+        for hgw, hdev, hw, hfl in hops:
+            hfs = frozenset(hfl) if hfl else _EMPTY
+            key3 = (hgw, hdev, hw, hfs)
+            nh = nhc.get(key3)
+            if nh is None:
+                nh = nhc[key3] = _fast.make_nexthop(hgw, hdev, hw, "onlink" in hfs, hfs)
+            lst.append(nh)
+        nexthops = tuple(lst)
+    return (fam, tbl, tos, metric, protocol, scope, prefsrc, nexthops, rfs, pref, expires,
+            tuple(extra) if extra else ())
+
+
+# --------------------------------------------------------------------------- JSON
+
+_JSON_KEYS = frozenset({"type", "dst", "from", "nhid", "tos", "gateway", "via", "dev", "table",
+                        "protocol", "scope", "prefsrc", "metric", "flags", "mark", "flow", "uid",
+                        "expires", "error", "users", "used", "age", "ipid", "ts", "tsage",
+                        "metrics", "iif", "pref", "ttl-propogate", "nexthops", "to"})
+
+
+def parse_routes_json(text: str, file: str, first_line: int = 1, family: int | None = None,
+                      table: int | None = None, *, table_names: dict[str, int] | None = None,
+                      dev: str | None = None, warnings: list[str] | None = None) -> list[Route]:
+    """Read ``ip -j route`` output (the JSON side of ``print_route()``).
+
+    Same meaning of ``family``/``table``/``dev`` as :func:`parse_routes_text`.
+    Errors name the line of the offending object.
+    """
+    ctx = _Ctx(file, table_names, warnings)
+    default_table = RT_TABLE_MAIN if table is None else table
+    out: list[Route] = []
+    for obj, lineno in json_items(text, file, first_line, "a JSON array of routes (ip -j route)"):
+        out.append(_route_from_json(ctx, obj, lineno, family, default_table, dev))
+    return out
+
+
+def _jstr(ctx: _Ctx, obj: dict[str, Any], key: str, lineno: int) -> str:
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise DumpError(ctx.file, lineno, f"a string or number for {key!r}", got=repr(v))
+    return str(v)
+
+
+def _route_from_json(ctx: _Ctx, obj: Any, lineno: int, family: int | None, default_table: int,
+                     dev: str | None) -> Route:
+    if not isinstance(obj, dict):
+        raise DumpError(ctx.file, lineno, "a route object", got=json.dumps(obj)[:60])
+    for key in obj:
+        if key not in _JSON_KEYS:
+            if key == "encap":
+                raise DumpError(ctx.file, lineno, "a route without encapsulation (not modelled: "
+                                "encap)", got=key)
+            if key in ("cache", "deleted"):
+                raise DumpError(ctx.file, lineno, "a FIB route as 'ip -j route' lists it", got=key)
+            raise DumpError(ctx.file, lineno, "a key 'ip -j route' prints (dst, gateway, dev, "
+                            "table, protocol, scope, prefsrc, metric, flags, nexthops, ...)",
+                            got=key)
+    if "dst" not in obj:
+        raise DumpError(ctx.file, lineno, "a route object with 'dst'", got=json.dumps(obj)[:60])
+    dst_s = _jstr(ctx, obj, "dst", lineno)
+    d = _dst(dst_s, family)
+    if d is None:
+        raise DumpError(ctx.file, lineno, "a route destination (default, an address or prefix)",
+                        got=dst_s)
+    net, fam = d
+    fam_known = dst_s != "default"
+    rtype = _jstr(ctx, obj, "type", lineno) if "type" in obj else "unicast"
+    if rtype not in _TYPES:
+        raise DumpError(ctx.file, lineno, "a route type (unicast, local, broadcast, ...)",
+                        got=rtype)
+
+    def addr(key: str, value: Any) -> Any:
+        nonlocal fam, fam_known
+        a = _addr(ctx, str(value), family)
+        if a is None:
+            raise DumpError(ctx.file, lineno, f"an address for {key!r}", got=str(value))
+        if not fam_known and key != "via":
+            fam, fam_known = a[1], True
+        return a[0]
+
+    tbl = default_table
+    if "table" in obj:
+        tid = _table(ctx, _jstr(ctx, obj, "table", lineno))
+        if tid is None:
+            raise DumpError(ctx.file, lineno, "a table number or a known table name",
+                            got=str(obj["table"]))
+        tbl = tid
+    tos = 0
+    if "tos" in obj:
+        ds = rtnames.dsfield(_jstr(ctx, obj, "tos", lineno))
+        if ds is None:
+            raise DumpError(ctx.file, lineno, "a tos value like 0x10", got=str(obj["tos"]))
+        tos = ds
+    metric = _int(ctx, obj, "metric", lineno, 0)
+    protocol = _jstr(ctx, obj, "protocol", lineno) if "protocol" in obj else "boot"
+    scope = _jstr(ctx, obj, "scope", lineno) if "scope" in obj else "global"
+    if scope == "universe":
+        scope = "global"
+    prefsrc = addr("prefsrc", obj["prefsrc"]) if "prefsrc" in obj else None
+    pref = None
+    if "pref" in obj:
+        pref = _jstr(ctx, obj, "pref", lineno)
+        if not fam_known:
+            fam, fam_known = AF_INET6, True
+    expires = _int(ctx, obj, "expires", lineno, None) if "expires" in obj else None
+    rflags = _flags(ctx, obj, lineno)
+    extra: list[tuple[str, str]] = []
+    for key in ("nhid", "mark", "uid", "iif", "error", "users", "used", "age", "ipid", "ts",
+                "tsage", "ttl-propogate"):
+        if key in obj:
+            extra.append((key, str(obj[key]).lower() if isinstance(obj[key], bool) else
+                          str(obj[key])))
+    if "flow" in obj and isinstance(obj["flow"], dict):
+        f = obj["flow"]
+        extra.append(("realms" if "from" in f else "realm",
+                      (f"{f['from']}/" if "from" in f else "") + str(f.get("to", ""))))
+    if "to" in obj:
+        extra.append(("as-to", str(obj["to"])))
+    if "from" in obj:
+        extra.append(("from", str(obj["from"])))
+        if ctx.warnings is not None:
+            ctx.warnings.append(f"not modelled: source-specific route {dst_s} from {obj['from']} "
+                                f"({ctx.file}:{lineno}); it is read as if it matched every source")
+    if "metrics" in obj:
+        ms = obj["metrics"]
+        if not isinstance(ms, list):
+            raise DumpError(ctx.file, lineno, "a list for 'metrics'", got=repr(ms)[:60])
+        for m in ms:
+            if not isinstance(m, dict):
+                raise DumpError(ctx.file, lineno, "metric objects", got=repr(m)[:60])
+            for mk, mv in m.items():
+                extra.append((str(mk), str(mv)))
+
+    def hop(h: dict[str, Any], flags: frozenset[str], weight: int) -> Nexthop:
+        gw = None
+        if "gateway" in h:
+            gw = addr("gateway", h["gateway"])
+        elif "via" in h:
+            v = h["via"]
+            gw = addr("via", v.get("host") if isinstance(v, dict) else v)
+        hdev = str(h["dev"]) if "dev" in h else None
+        return _fast.make_nexthop(gw, hdev, weight, "onlink" in flags, flags)
+
+    if "nexthops" in obj:
+        hs = obj["nexthops"]
+        if not isinstance(hs, list) or not hs:
+            raise DumpError(ctx.file, lineno, "a non-empty list for 'nexthops'", got=repr(hs)[:60])
+        nexthops = tuple(hop(h, _flags(ctx, h, lineno), _int(ctx, h, "weight", lineno, 1))
+                         for h in hs)
+    else:
+        nh = hop(obj, rflags, 1)
+        if nh.dev is None and dev is not None:
+            nh = _fast.make_nexthop(nh.gateway, dev, 1, nh.onlink, nh.flags)
+        nexthops = (nh,)
+    if family is not None and fam != family:
+        if fam_known:
+            raise DumpError(ctx.file, lineno, ("an IPv4" if family == AF_INET else "an IPv6")
+                            + " route (this listing is of one family)", got=dst_s)
+        fam = family
+    if fam == AF_INET6 and net.version == 4:
+        net = _fast.net6(0, 0)
+    return _fast.make_route(fam, tbl, net, rtype, tos, metric, protocol, scope, prefsrc,
+                            nexthops, rflags, pref, expires, tuple(extra),
+                            _fast.make_origin(ctx.file, lineno))
+
+
+def _int(ctx: _Ctx, obj: dict[str, Any], key: str, lineno: int, default: Any) -> Any:
+    if key not in obj:
+        return default
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise DumpError(ctx.file, lineno, f"a number for {key!r}", got=repr(v))
+    return v
+
+
+def _flags(ctx: _Ctx, obj: dict[str, Any], lineno: int) -> frozenset[str]:
+    fl = obj.get("flags", [])
+    if not isinstance(fl, list) or not all(isinstance(f, str) for f in fl):
+        raise DumpError(ctx.file, lineno, "a list of flag names for 'flags'", got=repr(fl)[:60])
+    bad = [f for f in fl if f not in _FLAGS]
+    if bad:
+        raise DumpError(ctx.file, lineno, "route flags as iproute2 prints them (onlink, "
+                        "linkdown, dead, ...)", got=bad[0])
+    return frozenset(fl) if fl else _EMPTY
+
+
+def route_key(r: Route) -> tuple[Any, ...]:
+    """What must agree between two dumps of the same route (not origin, not the clock).
+
+    ``expires`` counts down between two commands and a metric's ``lock``
+    is not in ``-j`` output, so neither is compared.
+    """
+    extra = tuple(sorted((k, v) for k, v in r.extra if k != "locked"))
+    return (r.family, r.table, r.dst, r.type, r.tos, r.metric, r.protocol, r.scope, r.prefsrc,
+            r.nexthops, r.flags, r.pref, extra)

@@ -1,0 +1,75 @@
+"""JSON arrays as iproute2 and nft print them, item by item with line numbers.
+
+``ip -j`` prints one line, ``ip -j -p`` a pretty array; errors must name the
+line of the offending object in the user's file, so items are decoded one
+at a time with ``json.JSONDecoder.raw_decode`` and their first line kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from wgexplain.errors import DumpError
+
+_WS = re.compile(r"[ \t\r\n]*")
+_decoder = json.JSONDecoder()
+
+
+def _line_at(text: str, pos: int, first_line: int) -> int:
+    return first_line + text.count("\n", 0, pos)
+
+
+def _got(text: str, pos: int) -> str:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[start:end if end >= 0 else len(text)].strip()
+
+
+def json_items(text: str, file: str, first_line: int, expected: str) -> list[tuple[Any, int]]:
+    """The items of a top-level JSON array with the 1-based line each starts on."""
+    ws = _WS.match
+    pos = ws(text, 0).end()
+    if pos >= len(text) or text[pos] != "[":
+        raise DumpError(file, _line_at(text, pos, first_line), expected,
+                        got=_got(text, pos) if pos < len(text) else "end of input")
+    pos = ws(text, pos + 1).end()
+    items: list[tuple[Any, int]] = []
+    line = first_line + text.count("\n", 0, pos)
+    last = pos
+    if pos < len(text) and text[pos] == "]":
+        pos += 1
+    else:
+        while True:
+            try:
+                obj, end = _decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as e:
+                raise DumpError(file, _line_at(text, e.pos, first_line), f"valid JSON ({e.msg})",
+                                got=_got(text, e.pos)) from None
+            line += text.count("\n", last, pos)
+            last = pos
+            items.append((obj, line))
+            pos = ws(text, end).end()
+            if pos < len(text) and text[pos] == ",":
+                pos = ws(text, pos + 1).end()
+                continue
+            if pos < len(text) and text[pos] == "]":
+                pos += 1
+                break
+            raise DumpError(file, _line_at(text, pos, first_line), "',' or ']' in the JSON array",
+                            got=_got(text, pos) if pos < len(text) else "end of input")
+    rest = ws(text, pos).end()
+    if rest < len(text):
+        raise DumpError(file, _line_at(text, rest, first_line), "nothing after the JSON array",
+                        got=_got(text, rest))
+    return items
+
+
+def json_document(text: str, file: str, first_line: int, expected: str) -> Any:
+    """One JSON document (e.g. ``nft -j``); errors give the line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DumpError(file, _line_at(text, e.pos, first_line), f"{expected} ({e.msg})",
+                        got=_got(text, e.pos)) from None
