@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import ipaddress
-import os
 import random
 import socket
 import sys
@@ -166,12 +165,20 @@ def bench_simulator(bundle: Path, flows: list[Flow]) -> dict[str, float]:
     t2 = time.perf_counter()
     rss1 = _rss_mb()
     t3 = time.perf_counter()
-    answers = [sim.lookup(host, f) for f in flows]
+    answers = [sim.lookup(host, f) for f in flows]  # with the steps explained, as `route` does
     t4 = time.perf_counter()
     devs = sum(1 for a in answers if getattr(a, "dev", None))
-    return {"parse": t1 - t0, "fib_build": t2 - t1, "load": t2 - t0, "rss_mb": rss1 - rss0,
-            "lookups": len(flows), "lookup_s": t4 - t3, "per_s": len(flows) / (t4 - t3),
-            "answered": devs, "routes": len(host.routes)}
+    out = {"parse": t1 - t0, "fib_build": t2 - t1, "load": t2 - t0, "rss_mb": rss1 - rss0,
+           "lookups": len(flows), "lookup_s": t4 - t3, "per_s": len(flows) / (t4 - t3),
+           "answered": devs, "routes": len(host.routes)}
+    try:  # the decision alone, without the explanation text
+        t5 = time.perf_counter()
+        for f in flows:
+            sim.lookup(host, f, explain=False)
+        out["bare_per_s"] = len(flows) / (time.perf_counter() - t5)
+    except TypeError:
+        pass
+    return out
 
 
 def tracemalloc_sample(bundle: Path, share: float = 0.1) -> float:
@@ -226,9 +233,11 @@ def bench_kernel(v4: list[str], v6: list[str], flows: list[Flow], budget_s: floa
         else:
             n4, n6 = len(v4), len(v6)
         t1 = time.perf_counter()
-        lab.ip(ns, "-batch", "-", input="".join(f"route add {l}\n" for l in v4[sample:n4]),
-               timeout=1200)
-        lab.ip(ns, "-batch", "-", input="".join(f"route add {l}\n" for l in v6[:n6]), timeout=1200)
+        # chunks: one ip process for a million lines grows to gigabytes of RSS
+        todo = v4[sample:n4] + v6[:n6]
+        for i in range(0, len(todo), 100_000):
+            lab.ip(ns, "-batch", "-", input="".join(f"route add {l}\n" for l in todo[i:i + 100_000]),
+                   timeout=1200)
         out["load_s"] = (time.perf_counter() - t1) + sample / rate
         out["routes_v4"] = n4
         out["routes_v6"] = n6
@@ -284,14 +293,20 @@ def main() -> None:
     print(f"{'lookups/s':28}{sim['per_s']:>14,.0f}{kp:>22}")
     kpl = f"{1e6 / kern['per_s']:.1f} µs" if kern else "-"
     print(f"{'per lookup':28}{1e6 / sim['per_s']:>11.1f} µs{kpl:>22}")
+    if "bare_per_s" in sim:
+        print(f"{'lookups/s, explain=False':28}{sim['bare_per_s']:>14,.0f}")
     print(f"{'answered with a device':28}{sim['answered']:>14,}"
           f"{int(kern['answered']) if kern else 0:>22,}")
     if kern:
-        print(f"\nsimulator / kernel speed ratio: {sim['per_s'] / kern['per_s']:.2f}x")
-    print(f"targets: load ≤ 3 s -> {'met' if sim['load'] <= 3 else 'NOT met'} ({sim['load']:.2f} s); "
-          + (f"faster per lookup than the kernel via ip -batch -> "
-             f"{'met' if kern and sim['per_s'] > kern['per_s'] else 'NOT met'}" if kern else ""))
-
+        print(f"\nsimulator / kernel speed ratio: {sim['per_s'] / kern['per_s']:.2f}x"
+              + (f" (explain=False: {sim['bare_per_s'] / kern['per_s']:.2f}x)" if "bare_per_s" in sim else ""))
+    print(f"targets: load ≤ 3 s -> {'met' if sim['load'] <= 3 else 'NOT met'} ({sim['load']:.2f} s)")
+    if kern:
+        for label, rate in (("with explanations", sim["per_s"]),
+                            ("explain=False", sim.get("bare_per_s"))):
+            if rate:
+                print(f"         faster per lookup than the kernel via ip -batch ({label}) -> "
+                      f"{'met' if rate > kern['per_s'] else 'NOT met'}")
 
 if __name__ == "__main__":
     main()

@@ -90,7 +90,7 @@ def build_ruleset(services: int, blocked: int) -> rs.Ruleset:
                          elements=tuple(blocked_prefix(i) for i in range(blocked)), origin=o)
     service_map = rs.Map("service-ips", "filter", "ip", type=("ipv4_addr", "inet_proto", "inet_service"),
                          map="verdict", elements=tuple(vmap_elems), origin=o)
-    output = rs.Chain("output", "filter", "ip", type="filter", hook="output", priority=0, policy="accept",
+    output = rs.Chain("output", "filter", "ip", type="filter", hook="output", priority=-150, policy="accept",
                       rules=(
                           rs.Rule((rs.Match(rs.Payload("ip", "daddr"), "==", rs.SetRef("blocked")),
                                    rs.Verdict("drop")), text="ip daddr @blocked drop", origin=o),

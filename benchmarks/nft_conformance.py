@@ -18,7 +18,15 @@ representation in the corpus' hand-written JSON, not of meaning):
 
 1. numbers written as JSON strings (``"0x10"``, ``"22"``) equal the number;
 2. a one-element list equals its element (``["syn"]`` is ``"syn"``);
-3. the JSON of a ``.t`` rule is compared with the model of the input text,
+3. symbolic and numeric spellings of one constant are equal, resolved by the
+   left-hand side (``ip protocol 6`` is ``ip protocol tcp``; reject codes by
+   reject type), with :func:`wgexplain.ruleset.resolve_constant`;
+4. anonymous sets are unordered (the JSON lists elements sorted);
+5. ``tcp flags & syn == 0`` equals ``tcp flags != syn`` (the JSON writes the
+   negated bitmask test);
+6. the protocol dependency nft adds by itself (``icmp type { echo-reply,
+   echo-request }`` before ``icmp id`` / ``icmp sequence``) is ignored;
+7. the JSON of a ``.t`` rule is compared with the model of the input text,
    and if that differs, with the model of the expected output text (the
    third field of the ``.t`` line): nft itself accepts both.
 """
@@ -37,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from wgexplain import ruleset as rs  # noqa: E402
 from wgexplain.errors import DumpError  # noqa: E402
 from wgexplain.sources import nft  # noqa: E402
 
@@ -107,17 +116,61 @@ def json_forms(corpus: Path = CORPUS) -> dict[tuple[str, str], Any]:
     return out
 
 
+def _norm_json(j: Any) -> Any:
+    if isinstance(j, dict):
+        return {k: _norm_json(v) for k, v in j.items()}
+    if isinstance(j, list):
+        items = [_norm_json(v) for v in j]
+        return items[0] if len(items) == 1 else items
+    if isinstance(j, str) and re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", j):
+        return int(j, 0)
+    return j
+
+
 def _norm(x: Any) -> Any:
     """Normalise a model tree for comparison (see the module docstring)."""
+    if isinstance(x, tuple) and x and all(type(s).__name__ != "tuple" for s in x) and any(
+            isinstance(s, rs.Match) for s in x):
+        x = _drop_dependencies(x)
+    if isinstance(x, rs.Match):
+        left, op, right = x.left, x.op, x.right
+        if isinstance(left, rs.Binop) and left.op == "&" and right == 0 and op == "==":
+            left, op, right = left.left, "!=", left.right
+        right = rs.resolve_constant(left, _int_str(right))
+        return ("Match", _norm(left), op, _norm(right))
+    if isinstance(x, rs.Reject) and x.type in rs.REJECT_CODES and isinstance(x.code, str):
+        return ("Reject", x.type, rs.REJECT_CODES[x.type].get(x.code, x.code))
+    if isinstance(x, (rs.Unknown, rs.UnknownExpr)):
+        return (type(x).__name__, x.kind, json.dumps(_norm_json(json.loads(x.json)), sort_keys=True))
+    if isinstance(x, rs.SetLiteral):
+        return ("SetLiteral", tuple(sorted((_norm(e) for e in x.elements), key=repr)))
     if is_dataclass(x) and not isinstance(x, type):
         if type(x).__name__ == "FlagList" and len(x.values) == 1:
             return _norm(x.values[0])
         return (type(x).__name__,) + tuple(_norm(getattr(x, f.name)) for f in fields(x))
     if isinstance(x, tuple):
         return tuple(_norm(v) for v in x)
+    return _int_str(x)
+
+
+def _int_str(x: Any) -> Any:
     if isinstance(x, str) and re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", x):
         return int(x, 0)
     return x
+
+
+def _drop_dependencies(stmts: tuple) -> tuple:
+    out = []
+    for i, s in enumerate(stmts):
+        nxt = stmts[i + 1] if i + 1 < len(stmts) else None
+        if (isinstance(s, rs.Match) and s.left == rs.Payload("icmp", "type")
+                and isinstance(s.right, rs.SetLiteral)
+                and set(s.right.elements) == {"echo-reply", "echo-request"}
+                and isinstance(nxt, rs.Match) and isinstance(nxt.left, rs.Payload)
+                and nxt.left.protocol == "icmp" and nxt.left.field in ("id", "sequence")):
+            continue
+        out.append(s)
+    return tuple(out)
 
 
 def same_model(a: Any, b: Any) -> bool:

@@ -10,7 +10,7 @@ import ipaddress as ip
 from pathlib import Path
 
 from wgexplain.kernel.fib_frontend import complete
-from wgexplain.model import AF_INET, AF_INET6, Address, Host, Link, Nexthop, Origin, Route, Rule
+from wgexplain.model import AF_INET, Address, Host, Link, Nexthop, Origin, Route, Rule
 
 BUNDLE = Path(__file__).resolve().parent.parent / "examples" / "mullvad" / "bundle"
 MOLE = 0x6D6F6C65

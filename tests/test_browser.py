@@ -105,6 +105,7 @@ def guarded(context: Any, site_url: str) -> Iterator[list[str]]:
 def _shot(page: Any, url: str, site_url: str, tag: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     name = url[len(site_url):].strip("/").replace("/", "-") or "index"
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page in a full-page shot
     page.screenshot(path=str(SHOTS / f"{name}-{tag}.png"), full_page=True)
 
 
@@ -114,6 +115,32 @@ def _status(url: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+def _check_diagrams(page: Any, url: str) -> int:
+    """Every inline diagram has a size and content; those in content tabs after
+    clicking their tab. Returns how many were checked."""
+    svgs = page.locator(".wgx-diagram svg")
+    checked: set[int] = set()
+
+    def check_visible() -> None:
+        for i in range(svgs.count()):
+            svg = svgs.nth(i)
+            if i in checked or not svg.is_visible():
+                continue
+            box = svg.bounding_box()
+            assert box is not None and box["width"] > 50 and box["height"] > 50, url
+            assert svg.locator("g.node").count() > 0, url
+            assert (svg.text_content() or "").strip(), url
+            checked.add(i)
+
+    check_visible()
+    labels = page.locator(".tabbed-labels > label")
+    for i in range(labels.count()):
+        labels.nth(i).click()
+        check_visible()
+    assert len(checked) == svgs.count(), f"{url}: a diagram is never visible"
+    return len(checked)
 
 
 def test_every_page_loads_clean(page: Any, guarded: list[str], pages: list[str], site_url: str) -> None:
@@ -127,12 +154,7 @@ def test_every_page_loads_clean(page: Any, guarded: list[str], pages: list[str],
         response = page.goto(url, wait_until="load")
         assert response is not None and response.status == 200, url
         page.wait_for_load_state("networkidle")
-        for svg in page.locator(".wgx-diagram svg").all():
-            box = svg.bounding_box()
-            assert box is not None and box["width"] > 50 and box["height"] > 50, url
-            assert (svg.locator("g.node").count()) > 0, url
-            assert (svg.text_content() or "").strip(), url
-            diagrams += 1
+        diagrams += _check_diagrams(page, url)
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             target, _ = urldefrag(href)
             if target.startswith(site_url):
@@ -150,7 +172,7 @@ def test_dark_palette_toggle_and_phone(browser: Any, site_url: str, site_build: 
     local = urlparse(site_url).netloc
     for tag, options in (("dark", {"color_scheme": "dark"}),
                          ("phone", {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
-                                    "device_scale_factor": 2, "has_touch": True})):
+                                    "has_touch": True})):
         context = browser.new_context(**options)
         context.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
                       if urlparse(route.request.url).netloc != local else route.continue_())
@@ -185,11 +207,24 @@ def test_palette_toggle_switches_scheme(page: Any, guarded: list[str], site_url:
 def test_search_finds_concept_pages(page: Any, guarded: list[str], site_url: str, query: str,
                                     expected: str) -> None:
     page.goto(site_url, wait_until="networkidle")
-    page.locator("label.md-header__button[for=__search]").click()
+    opener = page.locator("label.md-header__button[for=__search]")
+    if opener.is_visible():  # narrow screens: the search box opens from a button
+        opener.click()
     box = page.locator("input.md-search__input")
-    box.fill(query)
+    box.click()
+    box.press_sequentially(query, delay=10)  # Material searches on key events, not on fill()
     results = page.locator(".md-search-result__item a")
-    results.first.wait_for(state="visible", timeout=10_000)
+    results.first.wait_for(state="visible", timeout=20_000)
     hrefs = [results.nth(i).get_attribute("href") or "" for i in range(results.count())]
     assert any(expected in href for href in hrefs), hrefs
+    assert guarded == []
+
+
+def test_code_annotations_render(page: Any, guarded: list[str], site_url: str) -> None:
+    """Material turns the `// (1)!` comment and the list after the block into an annotation."""
+    page.goto(site_url + "concepts/suppress-prefixlength/", wait_until="networkidle")
+    marker = page.locator(".md-annotation").first
+    marker.wait_for(state="visible", timeout=10_000)
+    marker.focus()
+    page.get_by_text("so the answer is refused").first.wait_for(state="visible", timeout=10_000)
     assert guarded == []

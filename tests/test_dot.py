@@ -76,6 +76,15 @@ def parse(g: graphviz.Digraph) -> Dot:
     return out
 
 
+def flow(d: Dot, a: str, b: str) -> dict[str, str]:
+    """The edge that takes the packet from a to b: a -> b, or b -> a drawn back."""
+    if d.has_edge(a, b):
+        return d.edge(a, b)
+    back = d.edge(b, a)
+    assert back.get("dir") == "back"
+    return back
+
+
 def strong(attrs: dict[str, str]) -> bool:
     return attrs.get("penwidth") == dot.STRONG["penwidth"] and attrs.get("color") == dot.STRONG["color"]
 
@@ -270,15 +279,18 @@ def test_journey_hooks_as_clusters_and_route_as_diamond() -> None:
     assert "rule 15: oif \"wg-mullvad\" accept" in d.nodes["chain_output_inet_mullvad_output"]["label"]
     assert strong(d.edge("start", "route_decision"))
     assert strong(d.edge("route_decision", "chain_output_inet_mullvad_mangle"))
-    assert strong(d.edge("chain_output_inet_mullvad_mangle", "chain_output_inet_mullvad_output"))
+    assert strong(flow(d, "chain_output_inet_mullvad_mangle", "chain_output_inet_mullvad_output"))
 
 
 def test_journey_encapsulation_is_a_nested_cluster() -> None:
     d = parse(dot.journey(FakeTrace()))
     assert "cluster_encapsulated" in d.clusters
     assert "cluster_outer_hook_output" in d.clusters
-    link = d.edge("end", "outer_start")
-    assert link["label"] == "encrypted, sent again"
+    # the packet leaves by wg-mullvad, then the WireGuard device sends the outer packet
+    assert strong(flow(d, "chain_postrouting_inet_mullvad_nat", "end"))
+    assert strong(d.edge("end", "tunnel"))
+    link = d.edge("tunnel", "outer_start")
+    assert link["label"] == "encrypted, sent again" and link["constraint"] == "false"
     assert "leaves by wlp0s20f3" in d.nodes["outer_end"]["label"]
     assert "mark 0x6d6f6c65" in d.nodes["outer_end"]["label"]
 
@@ -381,3 +393,91 @@ def test_ladder_shows_checks_that_are_not_rules() -> None:
     assert d.nodes["check_0"]["fillcolor"] == dot.ERROR_FILL
     assert strong(d.edge("lookup_0_0", "check_0")) and strong(d.edge("check_0", "outcome"))
     assert d.nodes["outcome"]["label"].startswith("EINVAL")
+
+
+# --- the seed, end to end: the simulator's own results -----------------------------
+
+
+@pytest.fixture(scope="module")
+def seed() -> Host:
+    import wgexplain
+
+    return wgexplain.load(str(SEED))
+
+
+def test_seed_ladder_for_1111(seed: Host) -> None:
+    import wgexplain
+
+    d = parse(dot.rule_ladder(wgexplain.route(seed, "1.1.1.1"), seed))
+    assert d.edge("lookup_32764_0", "rule_32764")["label"] == "suppressed: /0 ≤ 0"
+    assert d.nodes["rule_32765"]["fillcolor"] == dot.MATCH_FILL
+    assert d.nodes["outcome"]["label"].startswith("dev wg-mullvad")
+    assert faint(d.edge("rule_32765", "rule_32766"))
+
+
+def test_seed_ladder_for_the_tunnels_own_udp(seed: Host) -> None:
+    import wgexplain
+
+    d = parse(dot.rule_ladder(wgexplain.route(seed, "185.195.233.76", mark=MARK), seed))
+    assert faint(d.nodes["rule_32765"]) and strong(d.edge("rule_32765", "rule_32766"))
+    assert d.nodes["outcome"]["label"].startswith("dev wlp0s20f3")
+
+
+def test_seed_journey_nests_the_encrypted_packet(seed: Host) -> None:
+    import wgexplain
+
+    d = parse(dot.journey(wgexplain.trace(seed, "1.1.1.1", proto="udp", dport=443)))
+    assert "cluster_encapsulated" in d.clusters
+    assert d.nodes["end"]["label"].startswith("leaves by wg-mullvad")
+    assert d.nodes["outer_end"]["label"].startswith("leaves by wlp0s20f3")
+    assert "rule 15: oif \"wg-mullvad\" accept" in d.nodes["chain_output_inet_mullvad_output"]["label"]
+
+
+def test_seed_journey_of_rejected_dns(seed: Host) -> None:
+    import wgexplain
+
+    d = parse(dot.journey(wgexplain.trace(seed, "198.51.100.53", proto="udp", dport=53)))
+    assert d.nodes["end"]["shape"] == "octagon" and d.nodes["end"]["label"].startswith("reject")
+    assert "cluster_encapsulated" not in d.clusters
+
+
+def test_seed_chain_map(seed: Host) -> None:
+    assert seed.ruleset is not None
+    d = parse(dot.chain_map(seed.ruleset))
+    assert d.edge("hook_output", "chain_inet_mullvad_mangle")["label"] == "1. priority -150"
+    assert d.edge("hook_output", "chain_inet_mullvad_output")["label"] == "2. priority 0"
+    assert "policy drop; 16 rules" in d.nodes["chain_inet_mullvad_output"]["label"]
+    assert [n for n in d.nodes if n.startswith("hook_")] == [
+        "hook_prerouting", "hook_input", "hook_forward", "hook_output", "hook_postrouting"]
+
+
+@pytest.mark.parametrize("args, first", [
+    (["route", str(SEED), "1.1.1.1"], "digraph rule_ladder {"),
+    (["trace", str(SEED), "1.1.1.1", "--proto", "udp", "--dport", "443"], "digraph journey {"),
+    (["show", str(SEED)], "digraph chain_map {"),
+])
+def test_cli_formats_dot_and_svg(args: list[str], first: str) -> None:
+    from click.testing import CliRunner
+
+    from wgexplain.cli import main
+
+    run = CliRunner().invoke(main, args + ["--format", "dot"])
+    assert run.exit_code == 0, run.output
+    assert run.output.splitlines()[0] == first
+    if shutil.which("dot") is not None:
+        run = CliRunner().invoke(main, args + ["--format", "svg"])
+        assert run.exit_code == 0, run.output
+        assert run.output.lstrip().startswith("<svg")
+
+
+def test_cli_show_dot_without_ruleset_is_bad_input(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wgexplain.cli import main
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "ip-rule.txt").write_text((ROOT / "examples/mullvad/bundle/ip-rule.txt").read_text())
+    run = CliRunner().invoke(main, ["show", str(bundle), "--format", "dot"])
+    assert run.exit_code == 2
+    assert "has none" in run.output

@@ -71,3 +71,16 @@ def test_offline_hook_sees_external_assets() -> None:
             '<style>@import "https://x.example/y.css"; body{background:url(http://bg.example/i.png)}</style>')
     assert external(html) == ["//fonts.example/c.css", "http://bg.example/i.png", "https://cdn.example/x.js",
                               "https://x.example/y.css"]
+
+
+def test_notebooks_are_kept_without_outputs() -> None:
+    """Notebooks are executed at build time; the files in git hold only their inputs."""
+    import json
+
+    notebooks = sorted((ROOT / "examples").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        cells = json.loads(path.read_text())["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        assert code, path
+        assert all(c.get("outputs") == [] and c.get("execution_count") is None for c in code), path

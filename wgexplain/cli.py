@@ -193,6 +193,7 @@ def route_command(args: tuple[str, ...], batch: str | None, live: bool, fmt: str
     ctx = click.get_current_context()
     source, rest = (None, args) if live else (args[0] if args else None, args[1:])
     host = load_source(source, live)
+    ctx.meta["wgexplain.host"] = host  # for renderers that draw the rules too (--format dot|svg)
     if batch is not None:
         if rest or any(v is not None for v in flags.values()):
             raise UsageError("--batch takes no DST or route options: put them in the batch lines")
@@ -417,7 +418,8 @@ def show_command(source: str | None, live: bool, fmt: str, as_json: bool) -> Non
 def _register_plugins() -> None:
     import importlib
 
-    for name in ("wgexplain.cli_trace", "wgexplain.cli_capture"):
+    for name in ("wgexplain.cli_trace", "wgexplain.cli_capture", "wgexplain.explain.dot",
+                 "wgexplain.cli_verify"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

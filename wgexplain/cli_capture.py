@@ -12,6 +12,7 @@ status as for every command: 0 success, 2 bad input (one line on stderr),
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -19,14 +20,29 @@ from typing import Any, Callable
 
 import click
 
-from wgexplain.errors import DumpError, UsageError, WgExplainError
+from wgexplain.errors import UsageError
 
 __all__ = ["capture_command", "redact_command", "register"]
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(f"wgexplain: {message}", err=True)
-    sys.exit(code)
+def _handled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``wgexplain.cli.handle_errors`` (one line on stderr; exit 2 bad input, 1 a bug),
+    looked up at call time: cli.py imports this module while it is being built."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from wgexplain.cli import handle_errors
+
+        return handle_errors(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def _hostname() -> str:
+    """This machine's host name (the UTS namespace's)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def _progress() -> tuple[Callable[[str], None], Callable[[], None]]:
@@ -46,13 +62,14 @@ def _progress() -> tuple[Callable[[str], None], Callable[[], None]]:
 
 
 @click.command("capture")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--redact", "do_redact", is_flag=True,
               help="Redact public addresses, keys, MACs and host names before writing.")
 @click.option("--key", default=None, metavar="K",
               help="With --redact: a secret that makes the stand-ins the same across runs.")
 @click.option("--netns", default=None, metavar="NAME",
               help="Read the named network namespace (ip netns) instead of the current one.")
+@_handled
 def capture_command(directory: Path, do_redact: bool, key: str | None, netns: str | None) -> None:
     """Capture the running kernel into a bundle DIR (read-only).
 
@@ -60,38 +77,35 @@ def capture_command(directory: Path, do_redact: bool, key: str | None, netns: st
     ip-addr.json, ip-link.json (as `ip -j` prints them), nft-ruleset.json,
     wg.txt and sysctl.txt, and says what it could not read.
     """
-    from wgexplain.sources.live import CaptureError, capture
+    from wgexplain.sources.live import BUNDLE_FILES, capture
 
     if key is not None and not do_redact:
-        _fail("--key only makes sense with --redact", 2)
+        raise UsageError("--key only makes sense with --redact")
     step, stop = _progress()
     try:
         if do_redact:
-            from wgexplain.redact import redact_bundle
+            from wgexplain.redact import Redactor, redact_bundle
 
             with tempfile.TemporaryDirectory(prefix="wgexplain-capture-") as tmp:
                 report = capture(tmp, netns=netns, progress=step)
                 step("redacting")
-                r = redact_bundle(tmp, directory, key=key)
+                r = Redactor(key)
+                r.add_host(_hostname())  # e.g. in an interface alias or a ruleset comment
+                redact_bundle(tmp, directory, redactor=r)
             notes = list(report.notes) + list(r.warnings)
+            for name in BUNDLE_FILES:  # as capture() does in its own folder
+                if name not in report.files and (directory / name).is_file():
+                    (directory / name).unlink()
+                    notes.append(f"removed {name} left by an earlier capture")
             summary = (f"; redacted {r.counts['address']} address(es), {r.counts['key']} key(s), "
                        f"{r.counts['mac']} MAC(s)")
         else:
             report = capture(directory, netns=netns, progress=step)
             notes, summary = list(report.notes), ""
-    except (UsageError, DumpError) as exc:
-        stop()
-        _fail(str(exc), 2)
-        return
-    except CaptureError as exc:
-        stop()
-        _fail(str(exc), 2 if "no network namespace" in str(exc) else 1)
-        return
     except OSError as exc:
+        raise UsageError(f"{exc.filename or directory}: {exc.strerror or exc}") from None
+    finally:
         stop()
-        _fail(f"{directory}: {exc.strerror or exc}", 2)
-        return
-    stop()
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {len(report.files)} files to {directory} "
@@ -108,6 +122,7 @@ def capture_command(directory: Path, do_redact: bool, key: str | None, netns: st
                    "a directory for a bundle (required).")
 @click.option("--key", default=None, metavar="K",
               help="A secret that makes the stand-ins the same across runs.")
+@_handled
 def redact_command(source: str, out: str | None, key: str | None) -> None:
     """Replace public addresses, WireGuard keys, MACs and host names in SOURCE.
 
@@ -120,12 +135,8 @@ def redact_command(source: str, out: str | None, key: str | None) -> None:
 
     try:
         result = redact_source(source, out, key=key)
-    except (DumpError, UsageError) as exc:
-        _fail(str(exc), 2)
-        return
     except OSError as exc:
-        _fail(f"{exc.filename or source}: {exc.strerror or exc}", 2)
-        return
+        raise UsageError(f"{exc.filename or source}: {exc.strerror or exc}") from None
     for warning in result.warnings:
         click.echo(f"note: {warning}", err=True)
     c = result.replaced
@@ -138,19 +149,3 @@ def register(group: Any) -> None:
     """Add ``capture`` and ``redact`` to the main click group."""
     group.add_command(capture_command)
     group.add_command(redact_command)
-
-
-def _main() -> None:  # pragma: no cover - used until cli.py registers us
-    @click.group()
-    def cli() -> None:
-        """wgexplain (capture and redact only)."""
-
-    register(cli)
-    try:
-        cli()
-    except WgExplainError as exc:
-        _fail(str(exc), 2)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _main()

@@ -14,11 +14,12 @@ same ``--key``):
   multicast and reserved ranges (``KEPT``) are kept as they are: they carry
   meaning for the explanation. A node of the bit tree is only ever flipped
   when its whole subtree is public, so a public address never lands in a
-  kept range and a kept one never moves. For every prefix length seen on a
-  public network or interface in the input, the all-zeros and all-ones host
-  parts are kept too, so a network address stays the network address and a
-  broadcast address stays the broadcast (the kernel derives ``broadcast``
-  routes from them: routing decisions stay the same).
+  kept range and a kept one never moves; the first flippable bit of every
+  path is flipped, so no public address is its own stand-in. For every
+  public network or interface address seen in the input, the all-zeros and
+  all-ones host parts are kept too, so a network address stays the network
+  address and a broadcast address stays the broadcast (the kernel derives
+  ``broadcast`` routes from them: routing decisions stay the same).
 * **WireGuard keys** (44-character base64): a keyed hash, still a valid key.
 * **MAC addresses**: a keyed hash, locally administered, unicast/multicast
   bit kept; all-zeros and broadcast kept. EUI-64 interface ids of kept IPv6
@@ -131,10 +132,12 @@ class Redactor:
         elif isinstance(key, str):
             key = key.encode()
         self._key = hashlib.sha256(b"wgexplain-redact\0" + key).digest()
-        self._prefixlens: dict[int, set[int]] = {4: set(), 6: set()}
+        #: version -> prefix length -> the network prefixes (as ints) seen with that length
+        self._networks: dict[int, dict[int, set[int]]] = {4: {}, 6: {}}
         self._frozen = False
-        self._flips: dict[tuple[int, int, int], int] = {}
         self._free: dict[tuple[int, int, int], bool] = {}
+        self._ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address,
+                        ipaddress.IPv4Address | ipaddress.IPv6Address] = {}
         self._macs: dict[str, str] = {}
         self._mac_images: set[str] = set()
         self._hosts: dict[str, str] = {}
@@ -180,13 +183,14 @@ class Redactor:
     def _learn_prefix(self, addr: str, length: int) -> None:
         """A network or interface ``addr/length`` seen in the input: keep its host parts.
 
-        Every later stand-in keeps the all-zeros and all-ones host parts of
-        a /length, so the network address stays the network address in every
-        file, whether written ``a/n``, ``"src":"a","srclen":n`` or bare, and
-        the broadcast the kernel derives from an interface address stays its
-        broadcast. The price: a bit pinned this way is never flipped, and an
-        address all of whose bits are pinned keeps its value (said in
-        ``warnings``); that takes a very short public prefix (``/1``-``/7``).
+        The stand-in network keeps the all-zeros and all-ones host parts, so
+        its network address stays the network address in every file, whether
+        written ``a/n``, ``"src":"a","srclen":n`` or bare, and the broadcast
+        the kernel derives from an interface address stays its broadcast.
+        The price: bits pinned this way are never flipped, and an address all
+        of whose bits are pinned (the network address of a public network
+        that cannot move, e.g. ``2800::/5``) keeps its value, said in
+        ``warnings``.
         """
         try:
             ip = ipaddress.ip_address(addr)
@@ -196,7 +200,15 @@ class Redactor:
             return
         net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
         if is_public(net.network_address) or is_public(net.broadcast_address):
-            self._prefixlens[ip.version].add(length)
+            bits = _BITS[ip.version]
+            self._networks[ip.version].setdefault(length, set()).add(int(ip) >> (bits - length))
+
+    def add_host(self, name: str) -> None:
+        """A host name known from elsewhere (the capturing machine's own): replace it too."""
+        if self._frozen:
+            raise RuntimeError("add_host() after redaction started")
+        if name:
+            self._learn_host(name)
 
     def _learn_host(self, host: str) -> None:
         short = host.split(".")[0]
@@ -229,7 +241,7 @@ class Redactor:
         return hmac.new(self._key, f"{kind}\0{value}".encode(), hashlib.sha256).digest()
 
     def _is_free(self, version: int, depth: int, prefix: int) -> bool:
-        """Is the node's whole subtree outside the kept ranges?"""
+        """Is the node's whole subtree outside the kept ranges? (Cached: few nodes ask.)"""
         k = (version, depth, prefix)
         free = self._free.get(k)
         if free is None:
@@ -240,46 +252,65 @@ class Redactor:
             self._free[k] = free
         return free
 
-    def _forced(self, version: int, depth: int, prefix: int) -> bool:
-        """Must this node keep its bit, so that a /n's all-zeros/all-ones host part stays so?"""
-        for n in self._prefixlens[version]:
-            if n <= depth:
-                span = depth - n
-                seg = prefix & ((1 << span) - 1)
-                if seg == 0 or seg == (1 << span) - 1:
-                    return True
-        return False
+    def _pinned(self, version: int, value: int) -> list[bool]:
+        """``pinned[d]``: must the node at depth ``d`` on this address's path keep its bit?
 
-    def _flip(self, version: int, depth: int, prefix: int, first: bool) -> int:
-        """The flip of one node: 0 when not free or forced, 1 at the first flippable node of
-        a path (so no public address is its own stand-in), else a keyed pseudo-random bit."""
-        k = (version, depth, prefix)
-        bit = self._flips.get(k)
-        if bit is None:
-            bit = 0
-            if self._is_free(version, depth, prefix) and not self._forced(version, depth, prefix):
-                bit = 1 if first else self._hash("bit", f"{version}/{depth}/{prefix}")[0] & 1
-                bit |= 2  # flippable (bit 1 says so, bit 0 is the flip)
-            self._flips[k] = bit
-        return bit
+        It must when it lies on the leftmost or rightmost path of a network
+        seen in the input (``_learn_prefix``): the address's first ``n`` bits
+        are that network's, and its bits ``n .. d-1`` are all zeros or all ones.
+        """
+        nbits = _BITS[version]
+        pinned = [False] * nbits
+        for n, nets in self._networks[version].items():
+            if value >> (nbits - n) not in nets:
+                continue
+            reach = n  # the deepest node whose bits since n are uniform
+            if n < nbits:
+                first = (value >> (nbits - 1 - n)) & 1
+                reach = n + 1
+                while reach < nbits and (value >> (nbits - 1 - reach)) & 1 == first:
+                    reach += 1
+            for d in range(n, min(reach, nbits - 1) + 1):
+                pinned[d] = True
+        return pinned
 
     def _permute(self, version: int, value: int) -> int:
+        """Crypto-PAn's walk: bit ``d`` XOR a keyed function of the first ``d`` bits.
+
+        A node flips only when its subtree is wholly public and it is not
+        pinned; the first node of the path that may flip always flips (so
+        no public address is its own stand-in), the others flip by the key.
+        """
         nbits = _BITS[version]
+        pinned = self._pinned(version, value)
         out = 0
-        first = True
+        free = first = False
         for depth in range(nbits):
             bit = (value >> (nbits - 1 - depth)) & 1
             prefix = value >> (nbits - depth) if depth else 0
-            flip = self._flip(version, depth, prefix, first)
-            if flip & 2:
-                first = False
-            out = (out << 1) | (bit ^ (flip & 1))
+            if not free:
+                free = self._is_free(version, depth, prefix)  # a free node's subtree is free
+            if free and not pinned[depth]:
+                if not first:
+                    first = True
+                    bit ^= 1
+                else:
+                    bit ^= hashlib.blake2b(b"%d/%d/%d" % (version, depth, prefix), key=self._key,
+                                           digest_size=1).digest()[0] & 1
+            out = (out << 1) | bit
         return out
 
     def ip(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address
            ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         """The stand-in for one address (itself when in a kept range)."""
         self._freeze()
+        done = self._ips.get(addr)
+        if done is None:
+            done = self._ips[addr] = self._ip(addr)
+        return done
+
+    def _ip(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address
+            ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         if addr.version == 6:
             if addr in _MAPPED4 or addr in _NAT64:
                 low = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
@@ -375,7 +406,11 @@ class Redactor:
         if new == ip:
             return token
         text = str(new)
-        if ip.version == 6 and m.group("a").upper() == m.group("a") and any(
+        if ip.version == 6 and "." in m.group("a") and int(new) >> 32 == int(ip) >> 32:
+            # keep the dotted tail of ::ffff:1.2.3.4 / 64:ff9b::1.2.3.4
+            head = m.group("a")[:m.group("a").rfind(":") + 1]
+            text = head + str(ipaddress.IPv4Address(int(new) & 0xFFFFFFFF))
+        elif ip.version == 6 and m.group("a").upper() == m.group("a") and any(
                 c.isalpha() for c in m.group("a")):
             text = text.upper()
         if str(ip) not in self.mapping:

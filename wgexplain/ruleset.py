@@ -208,6 +208,7 @@ class Elem:
     expires: int | None = None
     comment: str | None = None
     counter: "Counter | None" = None
+    stmts: tuple["Stmt", ...] = ()  # per-element statements (limit, quota)
 
 
 @dataclass(frozen=True, slots=True)
@@ -765,6 +766,8 @@ ICMPX_CODES = {"no-route": 0, "port-unreachable": 1, "host-unreachable": 2,
                "admin-prohibited": 3}
 ETHER_TYPES = {"ip": 0x0800, "arp": 0x0806, "ip6": 0x86DD, "8021q": 0x8100, "8021ad": 0x88A8,
                "vlan": 0x8100}
+ARP_OPS = {"request": 1, "reply": 2, "rrequest": 3, "rreply": 4, "inrequest": 8, "inreply": 9,
+           "nak": 10}
 FIB_TYPES = {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4,
              "multicast": 5, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 
@@ -787,11 +790,16 @@ _CONSTANTS: dict[tuple[str, str], dict[str, int]] = {
     ("icmpv6", "type"): ICMPV6_TYPES,
     ("icmpv6", "code"): ICMPV6_CODES,
     ("fib", "type"): FIB_TYPES,
+    ("arp", "operation"): ARP_OPS,
 }
+
+#: Codes of ``reject with <type> <code>`` by type.
+REJECT_CODES: dict[str, dict[str, int]] = {"icmp": ICMP_CODES, "icmpv6": ICMPV6_CODES,
+                                           "icmpx": ICMPX_CODES}
 
 #: Left operands whose implicit match is a bitmask test (JSON op ``in``).
 BITMASK_KEYS = frozenset({("ct", "state"), ("ct", "status"), ("tcp", "flags"),
-                          ("ct", "event"), ("fib", "flags"), ("frag", "more-fragments")})
+                          ("ct", "event"), ("ct", "label")})
 
 
 def constant_table(left: Expr) -> dict[str, int] | None:

@@ -3,17 +3,17 @@
 Three pictures, each built from the same result objects the terminal and
 JSON outputs use, so a diagram can never disagree with the text:
 
-* :func:`rule_ladder` -- ``ip rule`` as a decision chain, the walk of
+* `rule_ladder()` -- ``ip rule`` as a decision chain, the walk of
   ``fib_rules_lookup()`` (net/core/fib_rules.c) for one flow;
-* :func:`journey` -- the hooks a packet crosses, in the vocabulary of the
+* `journey()` -- the hooks a packet crosses, in the vocabulary of the
   Netfilter packet-flow figure (``nf_hook_slow()``, ``ip_route_me_harder()``);
-* :func:`chain_map` -- the nftables tables and chains per hook, with
+* `chain_map()` -- the nftables tables and chains per hook, with
   priority and policy, and the jumps between chains (``nft_do_chain()``).
 
 The DOT source is deterministic: node ids are derived from what they show
 (``rule_32764``, ``hook_output``), never from memory addresses, counters
 shared between calls, or the clock. Tests check that source; the SVG from
-:func:`to_svg` depends on the installed Graphviz and is not compared.
+`to_svg()` depends on the installed Graphviz and is not compared.
 
 ```python
 import wgexplain
@@ -84,7 +84,8 @@ class Diagram(graphviz.Digraph):
 def _graph(name: str, *, rankdir: str = "TB") -> Diagram:
     g = Diagram(name, strict=False)
     g.attr(rankdir=rankdir, fontname=FONT, bgcolor="transparent", nodesep="0.3", ranksep="0.35")
-    g.attr("node", fontname=FONT, fontsize="11", shape="box", style="rounded")
+    # a little more margin than Graphviz's default: browsers' sans-serif runs wider than dot's metrics
+    g.attr("node", fontname=FONT, fontsize="11", shape="box", style="rounded", margin="0.18,0.07")
     g.attr("edge", fontname=FONT, fontsize="10")
     return g
 
@@ -230,7 +231,7 @@ def _draw_step(g: graphviz.Digraph, rid: str, step: Any, n: int, host: Host | No
     route = getattr(step, "route", None)
     label = f"table {name}"
     if route is not None:
-        label += "\n" + format_route(route)
+        label += "\n" + _wrap(format_route(route), 40, 3)
     with g.subgraph() as same:
         same.attr(rank="same")
         same.node(rid)
@@ -312,6 +313,22 @@ def _wrap(text: str, width: int = 30, lines: int = 3) -> str:
     return "\n".join(parts)
 
 
+def _route_label(step: Mapping[str, Any]) -> str:
+    """A routing decision: the rule and table that decided, and the device (or errno)."""
+    why = str(step.get("why", ""))
+    title = "re-route" if "ip_route_me_harder" in why else "routing\ndecision"
+    route = step.get("route")
+    if isinstance(route, Mapping):
+        lines = [title]
+        if route.get("rule") is not None:
+            lines.append(f"rule {route['rule']}, table {route.get('table')}")
+        outcome = route.get("error") or (f"dev {route['dev']}" if route.get("dev") else route.get("type"))
+        lines.append(f"→ {outcome}")
+        return "\n".join(lines)
+    what = step.get("effect") or step.get("text") or step.get("why") or ""
+    return f"{title}\n{_wrap(what, 22, 2)}"
+
+
 def _journey_nodes(data: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], str | None]]:
     """(id, label, attrs, hook) for each stop of the packet, in order.
 
@@ -327,41 +344,60 @@ def _journey_nodes(data: Mapping[str, Any]) -> list[tuple[str, str, dict[str, st
         return base if counts[base] == 1 else f"{base}_{counts[base]}"
 
     last_chain: tuple[Any, ...] | None = None
+    last_text: Any = None
+    chain_title: dict[str, str] = {}
+    chain_lines: dict[str, list[str]] = {}
     for step in data.get("steps") or []:
         stage = step.get("stage")
         hook = step.get("hook")
         if stage in ("hook", "nat") and step.get("chain"):
             key = (hook, step.get("table"), step.get("chain"))
-            text = f"{step.get('table', '')} {step.get('chain')}".strip()
-            decided = step.get("text") or step.get("effect") or ""
-            rule = step.get("rule")
-            line2 = _wrap((f"rule {rule}: " if rule not in (None, "") else "") + str(decided), 34)
             verdict = step.get("verdict") or ""
-            label = f"{text}\n{line2}" + (f"\n→ {verdict}" if verdict else "")
-            attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff"}
-            if verdict in ("drop", "reject"):
-                attrs["fillcolor"] = ERROR_FILL
+            lines: list[str] = []
+            rule, text, effect = step.get("rule"), step.get("text"), step.get("effect")
+            if text and (verdict or effect) and text != last_text:
+                lines.append(_wrap((f"rule {rule}: " if rule not in (None, "") else "") + str(text), 34, 3))
+            if effect:
+                lines.append("⇒ " + _wrap(str(effect), 32, 2))
+            if verdict:
+                lines.append(f"→ {verdict}")
+            last_text = text
             if key == last_chain and stops:
-                # a later rule of the same chain: it is the one that decided
+                # a later step in the same chain: its lines follow, the last one decided
                 sid, _, sattrs, shook = stops[-1]
-                stops[-1] = (sid, label, {**sattrs, **attrs}, shook)
+                chain_lines[sid].extend(lines)
+                if verdict in ("drop", "reject"):
+                    sattrs = {**sattrs, "fillcolor": ERROR_FILL}
+                stops[-1] = (sid, "\n".join([chain_title[sid], *chain_lines[sid][-8:]]), sattrs, shook)
                 continue
             last_chain = key
-            stops.append((new_id("chain", hook, step.get("table"), step.get("chain")), label, attrs, hook))
+            sid = new_id("chain", hook, step.get("table"), step.get("chain"))
+            chain_title[sid] = f"{step.get('table', '')} {step.get('chain')}".strip()
+            chain_lines[sid] = lines
+            attrs = {"shape": "box", "style": "rounded,filled",
+                     "fillcolor": ERROR_FILL if verdict in ("drop", "reject") else "#ffffff"}
+            stops.append((sid, "\n".join([chain_title[sid], *lines]), attrs, hook))
             continue
         last_chain = None
         if stage == "route":
-            what = step.get("effect") or step.get("text") or step.get("why") or "routing decision"
-            stops.append((new_id("route", hook or "decision"), f"routing\ndecision\n{_wrap(what, 22, 2)}",
-                          {"shape": "diamond", "style": "filled", "fillcolor": "#fff8e1"}, hook))
+            stops.append((new_id("route", hook or "decision"), _route_label(step),
+                          {"shape": "diamond", "style": "filled", "fillcolor": "#fff8e1", "margin": "0,0",
+                           "fontsize": "10"}, hook))
         elif stage == "device":
-            what = step.get("effect") or step.get("text") or step.get("why") or "device"
-            stops.append((new_id("device", step.get("dev") or what), _wrap(what, 28),
+            what = "\n".join(_wrap(x, 28) for x in (step.get("why"), step.get("effect")) if x) or "device"
+            stops.append((new_id("device"), what,
                           {"shape": "box3d", "style": "filled", "fillcolor": MATCH_FILL}, hook))
         elif stage == "tunnel":
-            what = step.get("effect") or step.get("text") or step.get("why") or "WireGuard"
-            stops.append((new_id("tunnel"), f"WireGuard\n{_wrap(what, 28)}",
-                          {"shape": "cds", "style": "filled", "fillcolor": TUNNEL_FILL}, hook))
+            if step.get("endpoint"):
+                what = f"encrypt for peer {step['endpoint']}"
+                if step.get("fwmark") is not None:
+                    what += f"\nfwmark {int(step['fwmark']):#x}" + (" (inferred)" if step.get("inferred") else "")
+            else:
+                what = _wrap(step.get("effect") or step.get("text") or step.get("why") or "", 28)
+            attrs = {"shape": "cds", "style": "filled", "fillcolor": TUNNEL_FILL}
+            if step.get("verdict") in ("drop", "reject"):
+                attrs["fillcolor"] = ERROR_FILL
+            stops.append((new_id("tunnel"), f"WireGuard\n{what}", attrs, hook))
         elif stage == "unmodelled":
             what = step.get("why") or step.get("text") or "?"
             stops.append((new_id("unmodelled"), f"not modelled:\n{_wrap(what, 28)}",
@@ -374,7 +410,7 @@ def _journey_nodes(data: Mapping[str, Any]) -> list[tuple[str, str, dict[str, st
 
 
 def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, depth: int) -> tuple[str, str]:
-    """Draw one journey into ``g``; return the ids of its first and last stop."""
+    """Draw one journey into ``g``; return the ids of its first and last node."""
     stops = _journey_nodes(data)
     start = f"{prefix}start"
     direction = data.get("direction") or "out"
@@ -386,13 +422,13 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
     else:
         first = start_label.get(direction, "packet")
     packet = data.get("packet")
-    g.node(start, first + (f"\n{_short(packet, 40)}" if packet else ""), shape="oval", **STRONG)
+    g.node(start, first + (f"\n{_wrap(packet, 30, 2)}" if packet else ""), shape="oval", **STRONG)
 
     hooks_seen: list[str] = []
     by_hook: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
     loose: list[tuple[str, str, dict[str, str]]] = []
     for sid, label, attrs, hook in stops:
-        if hook and sid.startswith("chain"):
+        if hook and not sid.startswith(("device", "tunnel")):
             if hook not in by_hook:
                 hooks_seen.append(hook)
             by_hook.setdefault(hook, []).append((prefix + sid, label, attrs))
@@ -400,17 +436,17 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
             loose.append((prefix + sid, label, attrs))
     for hook in hooks_seen:
         with g.subgraph(name=f"cluster_{prefix}hook_{_id(hook)}") as c:
+            # one column per hook: what ran there is stacked, in order, top down
             c.attr(label=hook.upper(), style="rounded", color=STRONG["color"], fontcolor="#1a237e",
                    penwidth="1.5")
-            for sid, label, attrs in by_hook[hook]:
-                c.node(sid, label, **attrs)
+            with c.subgraph() as column:
+                column.attr(rank="same")
+                for sid, label, attrs in by_hook[hook]:
+                    column.node(sid, label, **attrs)
     for sid, label, attrs in loose:
         g.node(sid, label, **attrs)
 
-    order = [start] + [prefix + sid for sid, *_ in stops]
     verdict = data.get("verdict")
-    for a, b in zip(order, order[1:]):
-        g.edge(a, b, **STRONG)
     end = f"{prefix}end"
     egress = data.get("egress")
     if verdict == "accept" and egress:
@@ -419,13 +455,30 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
             bits.append(f"{egress['proto']}" + (f" dport {egress['dport']}" if egress.get("dport") else ""))
         if egress.get("mark"):
             bits.append(f"mark {int(egress['mark']):#x}")
-        g.node(end, f"leaves by {egress.get('dev')}\n" + " ".join(bits), shape="box3d", style="filled",
+        where = "delivered to a local socket" if egress.get("local") else f"leaves by {egress.get('dev')}"
+        g.node(end, f"{where}\n" + _wrap(" ".join(bits), 34), shape="box3d", style="filled",
                fillcolor=MATCH_FILL, **STRONG)
     else:
         errno = data.get("errno")
         g.node(end, f"{verdict or 'stopped'}" + (f"\nsender gets {errno}" if errno else ""),
                shape="octagon", style="filled", fillcolor=ERROR_FILL, **STRONG)
-    g.edge(order[-1], end, **STRONG)
+
+    ids = [prefix + sid for sid, *_ in stops]
+    nested_follows = bool(data.get("encapsulated") or data.get("decapsulated"))
+    if nested_follows and ids and stops[-1][0].startswith("tunnel") and verdict == "accept":
+        # the packet leaves by the WireGuard device, which then sends the nested packet
+        order = [start] + ids[:-1] + [end, ids[-1]]
+    else:
+        order = [start] + ids + [end]
+    column_of = {sid: hook for hook, members in by_hook.items() for sid, _, _ in members}
+    for a, b in zip(order, order[1:]):
+        if column_of.get(a) is not None and column_of.get(a) == column_of.get(b):
+            # within one column (one rank): dot draws a flat edge from bottom to top in LR
+            # layouts, so the edge is declared reversed and drawn back: it reads top down
+            g.edge(b, a, dir="back", **STRONG)
+        else:
+            g.edge(a, b, **STRONG)
+    last = order[-1]
 
     nested = (
         ("encapsulated", "outer_", "WireGuard encapsulation: the outer UDP packet's own journey",
@@ -442,8 +495,8 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
                    fontcolor="#004d40")
             first, _ = _draw_journey(c, inner, f"{prefix}{tag}", depth + 1)
         # constraint=false: the nested journey is drawn below, not further right
-        g.edge(end, first, label=how, style="bold", color="#00695c", fontcolor="#004d40", constraint="false")
-    return start, end
+        g.edge(last, first, label=how, style="bold", color="#00695c", fontcolor="#004d40", constraint="false")
+    return start, last
 
 
 def _faint_skeleton(g: graphviz.Digraph, touched: set[str]) -> None:
@@ -611,10 +664,51 @@ def to_svg(digraph: graphviz.Digraph) -> str:
     return svg.strip()
 
 
-def inline(digraph: graphviz.Digraph, *, caption: str | None = None) -> str:
-    """``to_svg`` wrapped in the site's diagram container (HTML)."""
+def inline(digraph: graphviz.Digraph, *, caption: str | None = None, min_scale: float | None = None) -> str:
+    """`to_svg()` wrapped in the site's diagram container (HTML).
+
+    The diagram shrinks to the column's width, but with ``min_scale`` not
+    below that fraction of its natural size: a wide diagram then scrolls
+    sideways in its box instead of becoming unreadable.
+    """
     body = to_svg(digraph)
+    if min_scale is not None:
+        m = re.search(r'<svg\b[^>]*?\bwidth="([\d.]+)pt"', body)
+        if m:
+            body = body.replace("<svg ", f'<svg style="min-width: {float(m.group(1)) * min_scale:.0f}pt" ', 1)
     if caption:
         return f'<figure class="wgx-diagram">{body}<figcaption>{caption}</figcaption></figure>'
     return f'<div class="wgx-diagram">{body}</div>'
 
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def _host_of(ctx: Any) -> Host | None:
+    meta = getattr(ctx, "meta", None) or {}
+    host = meta.get("wgexplain.host")
+    return host if isinstance(host, Host) else None
+
+
+def _chain_map_of(host: Host) -> Diagram:
+    from wgexplain.errors import UsageError
+
+    if host.ruleset is None:
+        raise UsageError("--format dot|svg of show draws the nftables ruleset, and this source has none")
+    return chain_map(host.ruleset)
+
+
+def register(group: Any) -> None:
+    """Add ``--format dot|svg`` to ``route`` (rule ladder), ``trace`` (journey)
+    and ``show`` (chain map); called by ``wgexplain.cli`` for its group."""
+    from wgexplain.cli import register_format
+
+    drawings = {
+        "route": lambda result, ctx: rule_ladder(result, _host_of(ctx)),
+        "trace": lambda trace, ctx: journey(trace),
+        "show": lambda host, ctx: _chain_map_of(host),
+    }
+    for command, draw in drawings.items():
+        register_format(command, "dot", lambda obj, ctx, draw=draw: draw(obj, ctx).source.rstrip("\n"))
+        register_format(command, "svg", lambda obj, ctx, draw=draw: to_svg(draw(obj, ctx)))

@@ -56,10 +56,20 @@ class Conf:
     is recorded in :attr:`assumed` so results can say so.
     """
 
-    def __init__(self, sysctls: Mapping[str, str]) -> None:
+    def __init__(self, sysctls: Mapping[str, str],
+                 memo: dict[tuple[str, ...], tuple[int, str | None]] | None = None) -> None:
         self._s = sysctls
         self.assumed: list[str] = []
         self.quiet = False
+        self._memo = memo if memo is not None else {}
+
+    def _cached(self, key: tuple[str, ...], compute: "Callable[[], tuple[int, str | None]]") -> int:
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = compute()
+        if hit[1] is not None:
+            self._assume(hit[1])
+        return hit[0]
 
     def _raw(self, key: str) -> int | None:
         for k in (key, key.replace(".", "/")):
@@ -76,25 +86,28 @@ class Conf:
             self.assumed.append(text)
 
     def value(self, key: str, default: int) -> int:
-        v = self._raw(key)
-        if v is None:
-            self._assume(f"{key} = {default} (kernel default)")
-            return default
-        return v
+        def compute() -> tuple[int, str | None]:
+            v = self._raw(key)
+            if v is None:
+                return default, f"{key} = {default} (kernel default)"
+            return v, None
+
+        return self._cached(("value", key, str(default)), compute)
 
     def conf(self, dev: str, name: str, family: str = "ipv4") -> int:
         """``net.<family>.conf.<dev>.<name>``, with ``default`` and kernel-default fallbacks."""
-        devkey = dev.replace(".", "/")
-        v = self._raw(f"net.{family}.conf.{devkey}.{name}")
-        if v is not None:
-            return v
-        v = self._raw(f"net.{family}.conf.default.{name}")
-        if v is not None:
-            self._assume(f"net.{family}.conf.{dev}.{name} = {v} (from conf.default)")
-            return v
-        d = SYSCTL_DEFAULTS.get(name, 0)
-        self._assume(f"net.{family}.conf.{dev}.{name} = {d} (kernel default)")
-        return d
+        def compute() -> tuple[int, str | None]:
+            devkey = dev.replace(".", "/")
+            v = self._raw(f"net.{family}.conf.{devkey}.{name}")
+            if v is not None:
+                return v, None
+            v = self._raw(f"net.{family}.conf.default.{name}")
+            if v is not None:
+                return v, f"net.{family}.conf.{dev}.{name} = {v} (from conf.default)"
+            d = SYSCTL_DEFAULTS.get(name, 0)
+            return d, f"net.{family}.conf.{dev}.{name} = {d} (kernel default)"
+
+        return self._cached(("conf", dev, name, family), compute)
 
     def conf_all(self, name: str, family: str = "ipv4") -> int:
         return self.value(f"net.{family}.conf.all.{name}", SYSCTL_DEFAULTS.get(name, 0))
@@ -109,17 +122,18 @@ class Conf:
 
     def forwarding(self, dev: str) -> bool:
         """``IN_DEV_FORWARD()``: the device's own ``forwarding`` (set from ip_forward/all)."""
+        return bool(self._cached(("forwarding", dev), lambda: self._forwarding(dev)))
+
+    def _forwarding(self, dev: str) -> tuple[int, str | None]:
         devkey = dev.replace(".", "/")
         v = self._raw(f"net.ipv4.conf.{devkey}.forwarding")
         if v is not None:
-            return bool(v)
+            return v, None
         for key in ("net.ipv4.conf.all.forwarding", "net.ipv4.ip_forward"):
             v = self._raw(key)
             if v is not None:
-                self._assume(f"net.ipv4.conf.{dev}.forwarding = {v} (from {key})")
-                return bool(v)
-        self._assume(f"net.ipv4.conf.{dev}.forwarding = 0 (kernel default)")
-        return False
+                return v, f"net.ipv4.conf.{dev}.forwarding = {v} (from {key})"
+        return 0, f"net.ipv4.conf.{dev}.forwarding = 0 (kernel default)"
 
 
 # --------------------------------------------------------------------------
@@ -159,7 +173,7 @@ def _v4_routes_of_address(host: Host, a: Address, prim: Address | None,
     addr = iface.ip
     src = (prim or a).ip
     if a.peer is not None:
-        net = a.peer if isinstance(a.peer, ipaddress.IPv4Network) else ipaddress.ip_network(a.peer, strict=False)
+        net = ipaddress.IPv4Network(a.peer, strict=False)
     else:
         net = iface.network
     prefix = net.network_address
@@ -322,12 +336,13 @@ def complete(host: Host) -> Host:
         warnings.append("no IPv6 routes in this dump: IPv6 lookups other than local "
                         "addresses fail with ENETUNREACH")
 
-    if not new_rules and not new_routes and not warnings:
-        return host
     known = set(host.warnings)
+    fresh = tuple(w for w in warnings if w not in known)
+    if not new_rules and not new_routes and not fresh:
+        return host
     return dataclasses.replace(
         host, rules=host.rules + tuple(new_rules), routes=host.routes + tuple(new_routes),
-        warnings=host.warnings + tuple(w for w in warnings if w not in known))
+        warnings=host.warnings + fresh)
 
 
 # --------------------------------------------------------------------------

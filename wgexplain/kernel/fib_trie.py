@@ -114,7 +114,7 @@ class FibTable:
     Build it with :meth:`from_routes`; ask it with :meth:`lookup`.
     """
 
-    __slots__ = ("family", "id", "_by_len", "_lens", "count")
+    __slots__ = ("family", "id", "_by_len", "_lens", "count", "_probes", "_hits")
 
     def __init__(self, family: int, table_id: int) -> None:
         self.family = family
@@ -122,6 +122,10 @@ class FibTable:
         self._by_len: dict[int, dict[int, list[Route]]] = {}
         self._lens: list[int] = []
         self.count = 0
+        #: (mask, prefixlen, {network: [routes]}) longest prefix first
+        self._probes: list[tuple[int, int, dict[int, list[Route]]]] = []
+        #: id(route) -> its flow-independent hit (or None when checks are needed), filled lazily
+        self._hits: dict[int, TableHit | None] = {}
 
     @classmethod
     def from_routes(cls, routes: Iterable[Route], family: int | None = None,
@@ -160,6 +164,8 @@ class FibTable:
         table._by_len = by_len
         table._lens = sorted(by_len, reverse=True)
         table.count = count
+        masks = _MASKS[table.family]
+        table._probes = [(masks[plen], plen, by_len[plen]) for plen in table._lens]
         return table
 
     def __len__(self) -> int:
@@ -197,14 +203,22 @@ class FibTable:
 
     def _lookup4(self, addr: int, tos: int, oif: str | None, linkdown_ignored: frozenset[str],
                  ignore_linkstate: bool, mp_key: tuple[int, int] | None) -> TableHit | None:
-        masks = _MASKS[AF_INET]
-        by_len = self._by_len
         tos &= TOS_RT_MASK
-        for plen in self._lens:
-            lst = by_len[plen].get(addr & masks[plen])
+        fast = oif is None and not linkdown_ignored
+        hits = self._hits
+        for mask, plen, bucket in self._probes:
+            lst = bucket.get(addr & mask)
             if lst is None:
                 continue
             for route in lst:
+                if fast:
+                    rid = id(route)
+                    if rid in hits:
+                        simple = hits[rid]
+                    else:
+                        simple = hits[rid] = _simple_hit(route, plen)
+                    if simple is not None:
+                        return simple  # tos 0, one live hop (or a reject type): the common case
                 if route.tos and route.tos != tos:
                     continue
                 if "dead" in route.flags:
@@ -278,6 +292,21 @@ class FibTable:
                     return TableHit(best, best_nh, errno, plen, inexact)
                 i = j
         return None
+
+
+def _simple_hit(route: Route, plen: int) -> TableHit | None:
+    """The hit of ``route`` when it needs no per-flow check (IPv4: tos 0, one hop, no flags)."""
+    if route.family != AF_INET or route.tos or route.flags or len(route.nexthops) > 1:
+        return None
+    errno = TYPE_ERRNO.get(route.type)
+    if errno is not None:
+        return TableHit(route, None, errno, plen)
+    if not route.nexthops:
+        return TableHit(route, None, None, plen)
+    nh = route.nexthops[0]
+    if nh.flags:
+        return None
+    return TableHit(route, nh, None, plen)
 
 
 def _nh_usable(nh: Nexthop, route: Route, oif: str | None, linkdown_ignored: frozenset[str],

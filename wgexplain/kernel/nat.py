@@ -107,14 +107,24 @@ def nf_nat_redirect(host: Host, skb: Skb, hook: str, port: int | None) -> NatRes
     return NatResult(addrs[0].ip, port, f"{addrs[0].ip} is the first address of {skb.iif}")
 
 
-def nf_nat_setup_info(conn: Conn, kind: str, res: NatResult, statement: str, origin: str) -> NatBinding:
+def nf_nat_setup_info(conn: Conn, kind: str, res: NatResult, statement: str,
+                      origin: str) -> NatBinding | None:
     """``nf_nat_setup_info()``: bind the connection; its reply tuple changes.
 
-    Ports are kept (no clash with another connection is assumed).
+    Ports are kept (no clash with another connection is assumed). When the
+    translation changes nothing (masquerade to the address the packet already
+    has), the kernel sets no NAT status bit: None is returned.
     """
     assert res.addr is not None
     binding = NatBinding(kind, res.addr, res.port, statement, origin)
     orig = conn.original
+    same = (res.addr == orig.src and res.port in (None, orig.sport)) if kind == "snat" else \
+        (res.addr == orig.dst and res.port in (None, orig.dport))
+    if same:
+        # nf_nat_setup_info(): the new tuple equals the current one: nothing to translate,
+        # and IPS_SRC_NAT / IPS_DST_NAT stay unset (a null binding)
+        conn.nat_done.add(kind)
+        return None
     if kind == "snat":
         conn.snat = binding
         sport = res.port if res.port is not None else orig.sport

@@ -88,7 +88,7 @@ class RejectInfo:
 
     def describe(self) -> str:
         if self.type == "tcp reset":
-            return "reject with a TCP reset"
+            return "reject with tcp reset"
         return f"reject with {self.type} {self.code}"
 
 

@@ -211,11 +211,15 @@ class Journey:
         for n in res.notes:
             self.note(n)
         final_by_rule = not res.by_policy
+        stale = ""
+        if hook == "output" and self.rerouted_from is not None:
+            stale = (f" (this chain still sees oif {self.rerouted_from}: the re-route does not change "
+                     f"the hook's state->out)")
         for i, hit in enumerate(res.hits):
             is_last = i == len(res.hits) - 1
             decisive = bool(hit.effects) or (is_last and final_by_rule and hit.verdict in ("accept", "drop", "reject"))
             stage = "hook"
-            self.step(stage, "matched: " + hit.why, hook=hook, table=hit.table, chain=hit.chain,
+            self.step(stage, "matched: " + hit.why + stale, hook=hook, table=hit.table, chain=hit.chain,
                       rule=hit.index, handle=hit.rule.handle, text=hit.rule.text.strip() or None,
                       effect="; ".join(hit.effects) or None, verdict=hit.verdict,
                       origin=str(hit.rule.origin), decisive=decisive,
@@ -356,10 +360,17 @@ class Journey:
             self.step("nat", r.why, hook=hook, table=table, chain=rule_chain, text=req.text.strip(),
                       verdict="drop", origin=req.origin, decisive=True)
             return ChainResult(verdict="drop")
-        natmod.nf_nat_setup_info(conn, binding_kind, r, req.text, req.origin)
+        bound = natmod.nf_nat_setup_info(conn, binding_kind, r, req.text, req.origin)
         if req.note:
             self.note(req.note)
         what = "source" if binding_kind == "snat" else "destination"
+        if bound is None:
+            self.step("nat", f"{fn}: {r.why}; that is already the packet's {what}: nothing is "
+                      f"translated and the connection gets no {binding_kind} status "
+                      f"(nf_nat_setup_info: new tuple equals the current one)", hook=hook, table=table,
+                      chain=rule_chain, text=req.text.strip(), origin=req.origin,
+                      effect=f"{kind}: {what} unchanged ({r.addr})")
+            return None
         self.step("nat", f"{fn}: {r.why}; the connection is bound: {what} becomes {r.addr}"
                   + (f" port {r.port}" if r.port is not None else "")
                   + (" (ports kept: no clash with another connection assumed)" if r.port is None else ""),
@@ -541,7 +552,7 @@ class Journey:
         enters the stack on the WireGuard device, with mark 0 and no conntrack entry."""
         o = self.opts
         inner_dst = _first_addr(self.host, wg.name, AF_INET)
-        inner_src = o.inner_src or _tunnel_peer_addr(self.host, wg.name)
+        inner_src = o.inner_src or _tunnel_peer_addr(self.host, wg.name, AF_INET)
         self.step("tunnel", f"{wg.name} ({wg.how}) receives the encrypted UDP from {skb.src}:{skb.sport} "
                   f"(peer endpoint: {wg.peers_how}); after decryption the inner packet enters the stack "
                   f"on {wg.name} with mark 0 (wg_reset_packet scrubs it)", decisive=True,
@@ -550,7 +561,7 @@ class Journey:
             self.unmodelled(f"the inner packet of the tunnel (no address known on {wg.name})")
             return self.finish("accept", skb, egress)
         self.note(f"the inner packet is not in the outer headers: shown as {inner_src} -> {inner_dst} "
-                  f"(a reply inside the tunnel; pass inner_src= to choose another source)")
+                  f"(a reply inside the tunnel; --inner-src / inner_src= chooses another source)")
         inner = Options(dst=inner_dst, src=inner_src, iif=wg.name, mark=0, uid=o.uid,
                         proto=None, tos=0, cgroup=o.cgroup, direction="in", state=o.state,
                         endpoint=o.endpoint, wg_fwmark=o.wg_fwmark)
@@ -620,7 +631,21 @@ class Journey:
                         direction="out", state="established", endpoint=self.opts.endpoint,
                         wg_fwmark=self.opts.wg_fwmark)
         j = Journey(self.host, outer, self.depth + 1)
-        t, _ = j.local_out()
+        from wgexplain.kernel.route import lookup
+
+        probe = lookup(self.host, Flow(dst=ep_addr, mark=wg.fwmark, ipproto=17, sport=lp, dport=ep_port))
+        if getattr(probe, "dev", None) == wg.name:
+            # send4(): "Avoiding routing loop" — the encrypted packet would re-enter the device
+            j.route(Flow(dst=ep_addr, mark=wg.fwmark, ipproto=17, sport=lp, dport=ep_port),
+                    "the WireGuard socket's route lookup (send4, flowi4_mark = fwmark)")
+            j.errno = "ELOOP"
+            j.step("tunnel", f"the route to the endpoint {ep_addr} leads back into {wg.name}: "
+                   f"send4() refuses the routing loop (-ELOOP) and nothing is sent. The fwmark "
+                   f"{wg.fwmark:#x} does not exempt the tunnel's own packets from the rule that "
+                   f"routes into {wg.name}", verdict="drop", effect="errno ELOOP", decisive=True)
+            t = j.finish("drop", _new_skb(outer), None)
+        else:
+            t, _ = j.local_out()
         self.encapsulated = t
         if t.verdict != "accept":
             self.note(f"the encrypted packet is {t.verdict}ed: nothing reaches {ep_addr}")
@@ -669,13 +694,16 @@ def _first_addr(host: Host, dev: str, family: int) -> IPAddress | None:
     return addrs[0].ip if addrs else None
 
 
-def _tunnel_peer_addr(host: Host, dev: str) -> IPAddress | None:
+def _tunnel_peer_addr(host: Host, dev: str, family: int | None = None) -> IPAddress | None:
     """A plausible sender inside the tunnel: a host route's address on ``dev`` (Mullvad's
-    10.64.0.1, the relay's tunnel address), else the device's own network's first host."""
+    10.64.0.1, the relay's tunnel address), else the device's own network's first host.
+    Of ``family`` when given, and never one of the device's own addresses."""
+    own = {a.ip for a in host.addresses_of(dev)}
     for r in host.routes:
-        if r.dev == dev and r.dst.prefixlen == r.dst.max_prefixlen and r.type == "unicast":
+        if r.dev == dev and r.dst.prefixlen == r.dst.max_prefixlen and r.type == "unicast" \
+                and (family is None or r.family == family) and r.dst.network_address not in own:
             return r.dst.network_address
-    for a in host.addresses_of(dev):
+    for a in host.addresses_of(dev, family):
         if a.address.network.num_addresses > 2:
             return next(iter(a.address.network.hosts()))
     return None
@@ -707,9 +735,10 @@ def _route_text(res: Any, host: Host) -> str:
 
 def _deciding_step(res: Any) -> str:
     steps = getattr(res, "steps", None) or ()
+    wanted = ("refused", "error") if getattr(res, "error", None) else ("matched", "found")
     for st in reversed(list(steps)):
         result = getattr(st, "result", None) if not isinstance(st, dict) else st.get("result")
-        if result in ("matched", "found"):
+        if result in wanted:
             why = getattr(st, "why", None) if not isinstance(st, dict) else st.get("why")
             return str(why) if why else ""
     return ""

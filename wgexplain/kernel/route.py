@@ -39,7 +39,7 @@ from wgexplain.model import (
 from wgexplain.kernel import fib_frontend
 from wgexplain.kernel.fib_frontend import Conf, fib_validate_source, scope_num
 from wgexplain.kernel.fib_rules import FlowKey, RulesOutcome, RuleStep, action_text, \
-    fib_rules_lookup, format_rule
+    compile_rules, fib_rules_lookup, fib_rules_lookup_fast, format_rule
 from wgexplain.kernel.fib_trie import FibTable, TableHit, format_route
 
 RT_SCOPE_UNIVERSE = 0
@@ -47,6 +47,7 @@ RT_SCOPE_LINK = 253
 RT_SCOPE_HOST = 254
 IPPROTO_IGMP = 2
 _LBCAST = 0xFFFFFFFF
+_NO_DEVS: frozenset[str] = frozenset()
 _LOOPBACK_V4 = 0x7F000001
 
 
@@ -204,9 +205,29 @@ class _Fib:
         self.fldissect = any(r.ipproto is not None or r.sport is not None or r.dport is not None
                              for r in host.rules if r.family == AF_INET)
         self.groups = {link.name: link.group for link in host.links}
+        self.crules = {fam: compile_rules(self.rules[fam],
+                                          lambda t, fam=fam: self.tables.get((fam, t)))
+                       for fam in (AF_INET, AF_INET6)}
+        self.conf_memo: dict[tuple[str, ...], tuple[int, str | None]] = {}
+        self.texts: dict[int, tuple[object, str]] = {}
+        self.select_memo: dict[tuple[str | None, int, int], int] = {}
+        self.addr4_memo: dict[int, ipaddress.IPv4Address] = {}
+        self.prefsrc_memo: dict[int, tuple[Route, int, int]] = {}
+        self.multi_default: dict[tuple[int, int], bool] = {}
+        self.linkdown_devs = frozenset(
+            nh.dev for r in host.routes for nh in r.nexthops
+            if nh.dev and ("linkdown" in r.flags or "linkdown" in nh.flags))
 
     def table_name(self, table: int) -> str:
         return self.host.table_name(table)
+
+    def addr4(self, value: int) -> ipaddress.IPv4Address:
+        a = self.addr4_memo.get(value)
+        if a is None:
+            a = ipaddress.IPv4Address(value)
+            if len(self.addr4_memo) < 4096:
+                self.addr4_memo[value] = a
+        return a
 
     def group(self, dev: str | None) -> int:
         return self.groups.get(dev or "", 0)
@@ -222,14 +243,12 @@ class _Fib:
         return link is None or link.up or not link.flags
 
     def linkdown_ignored(self, conf: Conf) -> frozenset[str]:
-        devs = set()
-        for r in self.host.routes:
-            if "linkdown" in r.flags or any("linkdown" in nh.flags for nh in r.nexthops):
-                for nh in r.nexthops:
-                    if nh.dev and (conf.conf_all("ignore_routes_with_linkdown")
-                                   or conf.conf(nh.dev, "ignore_routes_with_linkdown")):
-                        devs.add(nh.dev)
-        return frozenset(devs)
+        """Devices of linkdown nexthops whose routes ``ignore_routes_with_linkdown`` hides."""
+        if not self.linkdown_devs:
+            return frozenset()
+        return frozenset(d for d in self.linkdown_devs
+                         if conf.conf_all("ignore_routes_with_linkdown")
+                         or conf.conf(d, "ignore_routes_with_linkdown"))
 
 
 def _has_selectors(r: Rule) -> bool:
@@ -244,17 +263,30 @@ _CACHE: "OrderedDict[int, tuple[Host, _Fib]]" = OrderedDict()
 _CACHE_SIZE = 16
 
 
+_LAST: list[tuple[Host, _Fib]] = []
+
+
+def prepare(host: Host) -> Host:
+    """Build (and cache) the FIB of ``host`` now, so the first lookup is not the slow one."""
+    fib_for(host)
+    return host
+
+
 def fib_for(host: Host) -> _Fib:
     """The built FIB of ``host`` (cached by identity; Host is immutable)."""
+    if _LAST and _LAST[0][0] is host:
+        return _LAST[0][1]
     key = id(host)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is host:
         _CACHE.move_to_end(key)
-        return hit[1]
-    fib = _Fib(host)
-    _CACHE[key] = (host, fib)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+        fib = hit[1]
+    else:
+        fib = _Fib(host)
+        _CACHE[key] = (host, fib)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    _LAST[:] = [(host, fib)]
     return fib
 
 
@@ -276,7 +308,8 @@ def parse_int(value: int | str | None, what: str, *, maximum: int = 0xFFFFFFFF) 
         try:
             n = int(str(value).strip(), 0)
         except ValueError:
-            raise UsageError(f"{what}: expected a number (decimal or 0x hex), got {value!r}") from None
+            raise UsageError(f"{what}: expected a number (decimal or 0x hex), "
+                             f"got {value!r}") from None
     if n < 0 or n > maximum:
         raise UsageError(f"{what}: {n} is out of range 0..{maximum}")
     return n
@@ -347,7 +380,7 @@ def lookup(host: Host, flow: Flow, *, explain: bool = True) -> RouteResult:
                 None, what, "refused", f"there is no device {dev} on this host: the kernel "
                 "answers ENODEV")], [])
     ctx = _Ctx(fib, flow, explain)
-    if flow.family == AF_INET:
+    if flow.dst.version == 4:
         return ctx.input4() if flow.iif is not None else ctx.output4()
     return ctx.input6() if flow.iif is not None else ctx.output6()
 
@@ -387,7 +420,7 @@ class _Ctx:
         self.fib = fib
         self.flow = flow
         self.explain = explain
-        self.conf = Conf(fib.host.sysctls)
+        self.conf = Conf(fib.host.sysctls, fib.conf_memo)
         self.steps: list[RouteStep] = []
         self.notes: list[str] = []
         self.exact = True
@@ -400,7 +433,8 @@ class _Ctx:
 
     def key(self, *, iif: str | None, oif: str | None, saddr: int, mark: int, uid: int) -> FlowKey:
         f = self.flow
-        return FlowKey(f.family, int(f.dst), saddr, iif, oif, mark, uid, f.ipproto or 0,
+        dst: int = f.dst._ip  # type: ignore[union-attr]
+        return FlowKey(f.family, dst, saddr, iif, oif, mark, uid, f.ipproto or 0,
                        f.sport or 0, f.dport or 0, f.tos, f.src is not None)
 
     def rules_lookup(self, key: FlowKey, *, ignore_linkstate: bool = False,
@@ -408,15 +442,28 @@ class _Ctx:
         """``fib_lookup()``: the rule walk with the family's table lookup."""
         fib = self.fib
         fam = key.family
-        ld = fib.linkdown_ignored(self.conf) if fam == AF_INET else frozenset()
+        ld = fib.linkdown_ignored(self.conf) if fam == AF_INET and fib.linkdown_devs \
+            else _NO_DEVS
+        tables = fib.tables
+        if fam == AF_INET and not (self.explain and record):
+            return self._recorded(fib_rules_lookup_fast(
+                fib.crules[fam], key, None, fib.group, None,
+                (key.tos & 0x1C, key.oif, ld, ignore_linkstate)), record)
 
         def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
             return table.lookup(k.daddr, tos=k.tos, oif=k.oif, linkdown_ignored=ld,
                                 ignore_linkstate=ignore_linkstate, strict_oif=strict_oif)
 
-        rules = fib.rules[fam]
-        out = fib_rules_lookup(rules, key, lambda t: fib.tables.get((fam, t)), fib.table_name,
-                               fib.group, table_lookup, explain=self.explain and record)
+        if not (self.explain and record):
+            out = fib_rules_lookup_fast(fib.crules[fam], key, lambda t: tables.get((fam, t)),
+                                        fib.group, table_lookup)
+        else:
+            out = fib_rules_lookup(fib.rules[fam], key, lambda t: tables.get((fam, t)),
+                                   fib.table_name, fib.group, table_lookup, explain=True,
+                                   texts=fib.texts)
+        return self._recorded(out, record)
+
+    def _recorded(self, out: RulesOutcome, record: bool) -> RulesOutcome:
         if record:
             self._record(out)
         return out
@@ -463,6 +510,15 @@ class _Ctx:
         with scope <= ``scope``, preferring one whose subnet holds ``dst``;
         else the first non-link-scope one of any device (lo first)."""
         fib = self.fib
+        memo_key = (dev, dst, scope)
+        hit = fib.select_memo.get(memo_key)
+        if hit is not None:
+            return hit
+        hit = fib.select_memo[memo_key] = self._inet_select_addr(dev, dst, scope)
+        return hit
+
+    def _inet_select_addr(self, dev: str | None, dst: int, scope: int) -> int:
+        fib = self.fib
         self.conf.quiet = True
         localnet = RT_SCOPE_LINK if (dev and self.conf.orconf(dev, "route_localnet")) \
             else RT_SCOPE_HOST
@@ -491,6 +547,14 @@ class _Ctx:
 
     def fib_result_prefsrc(self, route: Route, nh: Nexthop | None) -> int:
         """``fib_result_prefsrc()``: the route's ``src``, else ``inet_select_addr()``."""
+        memo = self.fib.prefsrc_memo.get(id(route))
+        if memo is not None and memo[0] is route and memo[1] == id(nh):
+            return memo[2]
+        value = self._fib_result_prefsrc(route, nh)
+        self.fib.prefsrc_memo[id(route)] = (route, id(nh), value)
+        return value
+
+    def _fib_result_prefsrc(self, route: Route, nh: Nexthop | None) -> int:
         if route.prefsrc is not None:
             return int(route.prefsrc)
         gw = int(nh.gateway) if nh is not None and nh.gateway is not None and \
@@ -514,8 +578,8 @@ class _Ctx:
     def output4(self) -> RouteResult:
         fib = self.fib
         f = self.flow
-        daddr = int(f.dst)
-        saddr = int(f.src) if f.src is not None else 0
+        daddr = f.dst._ip  # type: ignore[union-attr]
+        saddr = f.src._ip if f.src is not None else 0  # type: ignore[union-attr]
         oif = f.oif
         uid = 0 if f.uid is None else f.uid
         if f.uid is None:
@@ -582,12 +646,17 @@ class _Ctx:
         nh = hit.nexthop
         # fib_select_path(): multipath was handled by the table; fib_select_default():
         if oif is None and hit.prefixlen == 0 and route.type == "unicast" and not route.multipath:
-            table = fib.tables.get((AF_INET, out.table or 0))
-            if table is not None:
-                same = [r for _, rs in table.candidates(0) for r in rs
-                        if r.prefixlen == 0 and r.metric == route.metric and r.type == "unicast"
-                        and r.gateway is not None and not (r.tos and r.tos != route.tos)]
-                if len(same) > 1:
+            mkey = (out.table or 0, route.metric)
+            multi = fib.multi_default.get(mkey)
+            if multi is None:
+                table = fib.tables.get((AF_INET, out.table or 0))
+                same = [] if table is None else [
+                    r for _, rs in table.candidates(0) for r in rs
+                    if r.prefixlen == 0 and r.metric == route.metric and r.type == "unicast"
+                    and r.gateway is not None]
+                multi = fib.multi_default[mkey] = len(same) > 1
+            if multi:
+                if True:
                     self._inexact("not modelled: fib_select_default() picks among several "
                                   "default routes of the same metric by neighbour (ARP) state; "
                                   "showing the first")
@@ -603,46 +672,46 @@ class _Ctx:
         """``__mkroute_output()``: the destination's class decides broadcast/multicast."""
         f = self.flow
         fib = self.fib
-        daddr = int(f.dst)
-        if _is_loopback4(saddr) and not fib.is_loopback_dev(dev):
+        daddr = f.dst._ip  # type: ignore[union-attr]
+        top = daddr >> 24
+        is_lo_dev = dev == fib.loopback
+        if saddr >> 24 == 127 and not is_lo_dev:
             self.step("source address", "refused", f"source {_a4(saddr)} is a loopback address "
                       f"but the packet would leave by {dev}: EINVAL")
             return self.fail("EINVAL", rtype, rule=_pref(out), table=table, route=route)
-        cache: list[str] = []
+        cache: tuple[str, ...] = ()
         flags: tuple[str, ...] = ()
-        gateway = nh.gateway if nh is not None and nh.gateway is not None else None
-        if daddr == _LBCAST:
-            rtype = "broadcast"
-        elif _is_mc4(daddr):
-            rtype = "multicast"
-        elif _is_zeronet4(daddr) and not forced_local:
+        gateway = nh.gateway if nh is not None else None
+        if top >= 224:
+            if daddr == _LBCAST:
+                rtype = "broadcast"
+            elif top < 240:
+                rtype = "multicast"
+        elif top == 0 and not forced_local:
             self.step("destination", "refused", f"{f.dst} is in 0.0.0.0/8: EINVAL")
             return self.fail("EINVAL", rtype, rule=_pref(out), table=table, route=route)
-        if fib.is_loopback_dev(dev) or rtype == "local":
-            cache.append("local")
         if rtype == "broadcast":
-            if "local" not in cache:
-                cache.append("local")
-            cache.append("brd")
+            cache = ("local", "brd")
             gateway = None
         elif rtype == "multicast":
             flags = ("rt_offload_failed",)  # RTCF_MULTICAST shares its bit (iproute2 prints it)
-            if daddr == 0xE0000001:  # 224.0.0.1: every device has joined all-hosts
-                if "local" not in cache:
-                    cache.append("local")
+            if daddr == 0xE0000001 or is_lo_dev:  # 224.0.0.1: every device joined all-hosts
+                cache = ("local", "mc")
             else:
+                cache = ("mc",)
                 self.notes.append("not modelled: multicast group membership (ip_check_mc_rcu()); "
                                   "assumed this host has not joined the group")
-            cache.append("mc")
             if prefixlen < 4:
                 gateway = None
-        src_addr = _a4(saddr) if saddr else None
+        elif is_lo_dev or rtype == "local":
+            cache = ("local",)
+            if rtype == "local":
+                gateway = None
+        src_addr = fib.addr4(saddr) if saddr else None
         prefsrc = src_addr if f.src is None or (src_addr is not None and
-                                                int(f.src) != saddr) else None
-        if rtype == "local":
-            gateway = None
+                                                f.src._ip != saddr) else None  # type: ignore[union-attr]
         return self.result(rtype=rtype, dev=dev, gateway=gateway, src=src_addr, table=table,
-                           rule=_pref(out), route=route, prefsrc=prefsrc, cache=tuple(cache),
+                           rule=_pref(out), route=route, prefsrc=prefsrc, cache=cache,
                            flags=flags)
 
     # ---- IPv4 input: ip_route_input_slow() --------------------------------
@@ -855,8 +924,13 @@ class _Ctx:
         def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
             return table.lookup(k.daddr, oif=oif, linkdown_ignored=ld, strict_oif=strict)
 
-        out = fib_rules_lookup(rules, key, lambda t: fib.tables.get((AF_INET6, t)),
-                               fib.table_name, fib.group, table_lookup, explain=self.explain)
+        if self.explain:
+            out = fib_rules_lookup(rules, key, lambda t: fib.tables.get((AF_INET6, t)),
+                                   fib.table_name, fib.group, table_lookup, explain=True,
+                                   texts=fib.texts)
+        else:
+            out = fib_rules_lookup_fast(fib.crules[AF_INET6], key, None, fib.group,
+                                        table_lookup)
         self._record(out)
         if out.errno is not None:
             return self.fail(out.errno, out.type, rule=_pref(out), table=out.table,
@@ -922,7 +996,11 @@ def _need_strict6(a: IPAddress) -> bool:
 
 
 def _scope6(a: IPAddress) -> int:
-    """``__ipv6_addr_src_scope()``: 1 interface-local, 2 link, 5 site, 14 global."""
+    """``__ipv6_addr_src_scope()``: 1 interface-local, 2 link, 5 site, 14 global;
+    -1 (``__IPV6_ADDR_SCOPE_INVALID``) for ``::`` (IPV6_ADDR_ANY), so every scope is
+    "appropriate" for it and rule 2 prefers the smallest: a link-local source."""
+    if int(a) == 0:
+        return -1
     if a.is_multicast:
         return int(a) >> 112 & 0xF
     if a.is_loopback:

@@ -74,11 +74,13 @@ class LabHost:
     notes: list[str] = field(default_factory=list)
     #: route differences between the Host (incl. derived routes) and the kernel
     route_diff: "RouteDiff | None" = None
+    #: rule differences between the Host (incl. derived default rules) and the kernel
+    rule_diff: "RouteDiff | None" = None
 
 
 @dataclass(frozen=True, slots=True)
 class RouteDiff:
-    """Routes the Host has that the kernel lacks, and the other way round."""
+    """Routes (or rules) the Host has that the kernel lacks, and the other way round."""
 
     host_only: tuple[str, ...]
     kernel_only: tuple[str, ...]
@@ -221,6 +223,7 @@ def address_args(addr: Address, notes: list[str]) -> list[str]:
 # --------------------------------------------------------------------------
 
 RouteKey = tuple[Any, ...]
+RuleKey = tuple[Any, ...]
 
 
 def _norm_net(dst: str, family: int) -> str:
@@ -232,7 +235,8 @@ def _norm_net(dst: str, family: int) -> str:
 def model_route_key(route: Route) -> RouteKey:
     """What of a route decides a lookup: the comparison key for derivation checks."""
     hops = tuple(sorted((str(nh.gateway) if nh.gateway else None, nh.dev,
-                         nh.weight if len(route.nexthops) > 1 else 1) for nh in route.nexthops))
+                         nh.weight if len(route.nexthops) > 1 else 1) for nh in route.nexthops
+                        if nh.gateway is not None or nh.dev is not None))
     scope = SCOPE_ALIASES.get(route.scope, route.scope) if route.family == AF_INET else None
     return (route.family, route.table, route.type, str(route.dst), route.tos, route.metric,
             scope, str(route.prefsrc) if route.prefsrc else None, hops)
@@ -320,6 +324,93 @@ def _loose_match(key: RouteKey, kern: Counter[RouteKey]) -> RouteKey | None:
                 (a[0], a[2]) == (b[0], b[2]) for a, b in zip(sorted(k[-1]), hops)):
             return k
     return None
+
+
+def model_rule_key(rule: Rule) -> RuleKey:
+    """What of a rule decides a lookup: the comparison key for the rules check."""
+    mark: tuple[int, int] = (0, 0)
+    if rule.fwmark is not None or rule.fwmask is not None:
+        mark = (rule.fwmark or 0, 0xFFFFFFFF if rule.fwmask is None else rule.fwmask)
+    action: tuple[Any, ...] = (rule.action,)
+    if rule.action == "lookup":
+        action = ("lookup", rule.table)
+    elif rule.action == "goto":
+        action = ("goto", rule.goto)
+    return (rule.family, rule.pref, rule.invert, str(rule.src) if rule.src else None,
+            str(rule.dst) if rule.dst else None, rule.tos, mark, rule.iif, rule.oif,
+            tuple(rule.uidrange) if rule.uidrange else None, rule.ipproto or None,
+            tuple(rule.sport) if rule.sport else None, tuple(rule.dport) if rule.dport else None,
+            action, rule.suppress_prefixlength, rule.suppress_ifgroup)
+
+
+_RULE_ACTIONS = {"6": "blackhole", "7": "unreachable", "8": "prohibit",
+                 "blackhole": "blackhole", "unreachable": "unreachable", "prohibit": "prohibit"}
+
+
+def kernel_rule_key(obj: dict[str, Any], family: int) -> RuleKey:
+    """The same key from one object of ``ip -N -j rule show`` (``fib_nl_fill_rule()``)."""
+    bits = 32 if family == AF_INET else 128
+
+    def net(key: str) -> str | None:
+        v = obj.get(key)
+        if v in (None, "all"):
+            return None
+        return str(ipaddress.ip_network(f"{v}/{obj.get(key + 'len', bits)}", strict=False))
+
+    mark: tuple[int, int] = (0, 0)
+    if "fwmark" in obj or "fwmask" in obj:
+        mark = (int(str(obj.get("fwmark", "0")), 0), int(str(obj.get("fwmask", "0xffffffff")), 0))
+
+    def rng(key: str) -> tuple[int, int] | None:
+        if key in obj:
+            return (int(obj[key]), int(obj[key]))
+        if f"{key}_start" in obj:
+            return (int(obj[f"{key}_start"]), int(obj[f"{key}_end"]))
+        return None
+
+    uid = (int(obj["uid_start"]), int(obj["uid_end"])) if "uid_start" in obj else None
+    proto = obj.get("ipproto")
+    if proto is not None:
+        proto = int(str(proto).removeprefix("ipproto-")) if str(proto).removeprefix(
+            "ipproto-").isdigit() else {"tcp": 6, "udp": 17, "icmp": 1}.get(str(proto), proto)
+    if "goto" in obj:
+        action: tuple[Any, ...] = ("goto", int(obj["goto"]))
+    elif "nop" in obj:
+        action = ("nop",)
+    elif "action" in obj:
+        action = (_RULE_ACTIONS.get(str(obj["action"]), str(obj["action"])),)
+    else:
+        action = ("lookup", int(obj.get("table", 0)))
+    tos = obj.get("tos")
+    tos_n = int(str(tos), 16) if tos not in (None, "default") else 0
+    spl = obj.get("suppress_prefixlen")
+    sig = obj.get("suppress_ifgroup")
+    return (family, int(obj.get("priority", 0)), "not" in obj, net("src"), net("dst"), tos_n,
+            mark, obj.get("iif"), obj.get("oif"), uid, proto or None, rng("sport"), rng("dport"),
+            action, None if spl is None else int(spl), None if sig is None else int(sig))
+
+
+def kernel_rules(lab: Lab, ns: str) -> list[RuleKey]:
+    """Every rule of both families in NS (``fib_nl_dumprule()``)."""
+    keys: list[RuleKey] = []
+    for fam, flag in ((AF_INET, "-4"), (AF_INET6, "-6")):
+        out = lab.ip(ns, flag, "-N", "-j", "rule", "show").stdout
+        keys += [kernel_rule_key(obj, fam) for obj in json.loads(out or "[]")]
+    return keys
+
+
+def compare_rules(rules: Iterable[Rule], kernel: Iterable[RuleKey]) -> RouteDiff:
+    """Rules the model has that the kernel lacks and the other way round (as RouteDiff)."""
+    kern = Counter(kernel)
+    host_only: list[str] = []
+    for rule in rules:
+        key = model_rule_key(rule)
+        if kern[key] > 0:
+            kern[key] -= 1
+        else:
+            host_only.append(f"{key}  [{rule.origin}]")
+    kernel_only = [str(k) for k, n in kern.items() for _ in range(n) if n > 0]
+    return RouteDiff(tuple(host_only), tuple(kernel_only))
 
 
 # --------------------------------------------------------------------------
@@ -416,6 +507,7 @@ def build(lab: Lab, host: Host, *, role: str = "host", nft: bool = True,
     ns = lab.netns(role)
     peer = lab.netns(role + "p")
     lh = LabHost(host=host, ns=ns, peer_ns=peer, lab=lab, notes=notes)
+    present_lo: set[Any] = set()
     links = _devices(host, notes)
 
     # 1. devices: veth pairs, peers in the peer namespace.
@@ -446,14 +538,25 @@ def build(lab: Lab, host: Host, *, role: str = "host", nft: bool = True,
     # 2. sysctls, before addresses (forwarding changes the IPv6 anycast routes).
     lab.sysctl(ns, _sysctls(host, [l.name for l in links]))
 
-    # 3. addresses (lo's automatic ones replaced by the dump's).
+    # 3. addresses. lo keeps the ones the kernel gave it when they are in the dump:
+    #    re-adding ::1 by hand would bring a main-table route init_loopback() does not.
     if host.addresses or "ip-addr" in host.dumped:
-        lab.ip(ns, "addr", "flush", "dev", "lo")
+        wanted = {a.address for a in host.addresses if a.dev == "lo"}
+        for obj in json.loads(lab.ip(ns, "-j", "addr", "show", "dev", "lo").stdout or "[]"):
+            for info in obj.get("addr_info", []):
+                ifc = ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}")
+                if ifc in wanted:
+                    wanted.discard(ifc)
+                    present_lo.add(ifc)
+                else:
+                    lab.ip(ns, "addr", "del", str(ifc), "dev", "lo")
     else:
         notes.append("no addresses in the dump: the lab keeps lo's 127.0.0.1/8 and ::1")
     addr_lines: list[str] = []
     addr_origins: list[str] = []
     for addr in host.addresses:
+        if addr.dev == "lo" and addr.address in present_lo:
+            continue
         addr_lines.append("addr add " + " ".join(address_args(addr, notes)))
         addr_origins.append(str(addr.origin))
     _batch(lab, ns, addr_lines, "address", origins=addr_origins)
@@ -461,8 +564,17 @@ def build(lab: Lab, host: Host, *, role: str = "host", nft: bool = True,
     # 4. routes of every table, those the kernel derives itself excepted. Before the
     #    rules: gateways are checked by a lookup (fib_check_nh(), ip6_validate_gw()) that
     #    the dump's rules could send elsewhere.
+    #    Dumped routes the kernel already made from the addresses are not added again
+    #    (IPv6 would take a second one: metric 0 means 1024 to ip6_route_add()).
+    made = Counter(kernel_routes(lab, ns))
     for fam, flag in ((AF_INET, "-4"), (AF_INET6, "-6")):
-        routes = [r for r in host.routes_of(fam) if not r.origin.derived]
+        routes = []
+        for r in host.routes_of(fam):
+            key = model_route_key(r)
+            if made[key] > 0:
+                made[key] -= 1
+            elif not r.origin.derived:
+                routes.append(r)
         # Device routes first: a gateway must be reachable when its route is added.
         routes.sort(key=lambda r: (bool(r.gateway) or r.multipath, r.type != "unicast"))
         _batch(lab, ns, ["route add " + " ".join(route_args(r)) for r in routes], "route",
@@ -505,4 +617,5 @@ def build(lab: Lab, host: Host, *, role: str = "host", nft: bool = True,
 
     if check_routes:
         lh.route_diff = compare_routes(host.routes, kernel_routes(lab, ns))
+        lh.rule_diff = compare_rules(host.rules, kernel_rules(lab, ns))
     return lh

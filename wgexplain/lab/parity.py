@@ -65,6 +65,7 @@ class ParityReport:
     #: (query, the simulator's note) for flows it answered inexactly
     unmodelled: tuple[tuple[str, str], ...] = ()
     route_diff: RouteDiff | None = None
+    rule_diff: RouteDiff | None = None
     #: what the lab could not reproduce ("not modelled: ...")
     notes: tuple[str, ...] = ()
     kernel_errors: int = 0
@@ -73,7 +74,8 @@ class ParityReport:
     @property
     def ok(self) -> bool:
         """No disagreement and the kernel derived exactly the Host's routes."""
-        return not self.disagreements and (self.route_diff is None or self.route_diff.same)
+        return (not self.disagreements and (self.route_diff is None or self.route_diff.same)
+                and (self.rule_diff is None or self.rule_diff.same))
 
     def summary(self) -> str:
         s = (f"parity: {self.flows} flows, {self.agree} agree, {len(self.disagreements)} disagree, "
@@ -82,6 +84,9 @@ class ParityReport:
         if self.route_diff is not None:
             s += (f"; routes: {len(self.route_diff.host_only)} only in the model, "
                   f"{len(self.route_diff.kernel_only)} only in the kernel")
+        if self.rule_diff is not None and not self.rule_diff.same:
+            s += (f"; rules: {len(self.rule_diff.host_only)} only in the model, "
+                  f"{len(self.rule_diff.kernel_only)} only in the kernel")
         if self.seconds:
             s += " (" + ", ".join(f"{k} {v:.2f} s" for k, v in self.seconds.items()) + ")"
         return s
@@ -96,6 +101,9 @@ class ParityReport:
         if self.route_diff is not None:
             out += [f"route only in the model:  {r}" for r in self.route_diff.host_only]
             out += [f"route only in the kernel: {r}" for r in self.route_diff.kernel_only]
+        if self.rule_diff is not None:
+            out += [f"rule only in the model:  {r}" for r in self.rule_diff.host_only]
+            out += [f"rule only in the kernel: {r}" for r in self.rule_diff.kernel_only]
         out += [f"lab note: {n}" for n in self.notes]
         return "\n".join(out)
 
@@ -110,6 +118,8 @@ class ParityReport:
             "unmodelled": [{"query": q, "note": n} for q, n in self.unmodelled],
             "routes_only_in_model": list(self.route_diff.host_only) if self.route_diff else [],
             "routes_only_in_kernel": list(self.route_diff.kernel_only) if self.route_diff else [],
+            "rules_only_in_model": list(self.rule_diff.host_only) if self.rule_diff else [],
+            "rules_only_in_kernel": list(self.rule_diff.kernel_only) if self.rule_diff else [],
             "notes": list(self.notes),
             "seconds": dict(self.seconds),
         }
@@ -213,7 +223,7 @@ def compare(host: Host, flows: Sequence[Flow], *, lab: Lab | None = None,
             dis.append(Disagreement(flow, route_get_line(flow), diff, k, s))
     return ParityReport(
         flows=len(flows), agree=agree, disagreements=tuple(dis), unmodelled=tuple(unmodelled),
-        route_diff=lh.route_diff, notes=tuple(lh.notes),
+        route_diff=lh.route_diff, rule_diff=lh.rule_diff, notes=tuple(lh.notes),
         kernel_errors=sum(1 for k in kernel if k.get("error")),
         seconds={"lab build": t1 - t0, "kernel": t2 - t1, "simulator": t3 - t2})
 

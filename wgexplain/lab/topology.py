@@ -298,17 +298,20 @@ def read_seed(bundle: Path | str = SEED_BUNDLE) -> SeedConfig:
 # ---------------------------------------------------------------------------
 
 #: A responder: answers every UDP datagram and TCP connection with the
-#: caller's address as it sees it ("ADDR:PORT"), and logs each one.
+#: caller's address as it sees it ("ADDR:PORT"), and logs each one. Bound to
+#: each address separately, so a UDP answer leaves from the address asked.
 RESPONDER = r"""
 import selectors, socket, sys
 sel = selectors.DefaultSelector()
-for port in map(int, sys.argv[1:]):
+addrs, ports = sys.argv[1].split(","), [int(p) for p in sys.argv[2].split(",")]
+for addr in addrs:
+  for port in ports:
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    u.bind(("0.0.0.0", port)); sel.register(u, selectors.EVENT_READ, ("udp", port))
+    u.bind((addr, port)); sel.register(u, selectors.EVENT_READ, ("udp", port))
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind(("0.0.0.0", port)); t.listen(16); sel.register(t, selectors.EVENT_READ, ("tcp", port))
+    t.bind((addr, port)); t.listen(16); sel.register(t, selectors.EVENT_READ, ("tcp", port))
 print("ready", flush=True)
 while True:
     for key, _ in sel.select():
@@ -329,25 +332,24 @@ while True:
 class Responder:
     """A :data:`RESPONDER` process in one namespace, with the calls it logged."""
 
-    def __init__(self, lab: Lab, ns: str, ports: Sequence[int]) -> None:
+    def __init__(self, lab: Lab, ns: str, addresses: Sequence[object],
+                 ports: Sequence[int]) -> None:
         import sys
 
         self.ns = ns
         self.proc = lab.start(ns, [sys.executable, "-I", "-S", "-u", "-c", RESPONDER,
-                                   *map(str, ports)])
+                                   ",".join(map(str, addresses)), ",".join(map(str, ports))])
         self.calls: list[tuple[str, int, str]] = []  # (proto, port, caller address)
         self._lock = threading.Lock()
-        assert self.proc.stdout is not None
-        first = self.proc.stdout.readline()
+        first = readline(self.proc, 5.0)
         if first.strip() != "ready":
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise LabError(f"responder in {ns} did not start: {first!r} {err[-300:]}")
+            raise LabError(f"responder in {ns} did not start (exit {self.proc.poll()}): {first!r}")
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            parts = line.split()
+        for raw in self.proc.stdout:
+            parts = raw.decode(errors="replace").split()
             if len(parts) == 4:
                 with self._lock:
                     self.calls.append((parts[0], int(parts[1]), parts[2]))
@@ -355,6 +357,25 @@ class Responder:
     def seen(self) -> list[tuple[str, int, str]]:
         with self._lock:
             return list(self.calls)
+
+
+def readline(proc: subprocess.Popen[Any], timeout: float) -> str:
+    """One line of a process's binary stdout, or "" after ``timeout`` s or at EOF."""
+    import select
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace")
 
 
 def _genkey() -> tuple[str, str]:
@@ -415,9 +436,6 @@ class SeedLab:
     def nft(self, ns: str, text: str) -> None:
         """Load nftables text into NS atomically (``nft -f -``)."""
         self.lab.exec(ns, ["nft", "-f", "-"], input=text)
-
-    def nsenter_argv(self, ns: str) -> list[str]:
-        return ["nsenter", f"--net=/run/netns/{ns}"]
 
     # -- building ------------------------------------------------------------
     def build(self) -> "SeedLab":
@@ -487,8 +505,10 @@ class SeedLab:
         self._client_rules()
         self._load_client_ruleset()
         # Who answers: the internet host and resolver; the relay's resolver.
-        self.internet = Responder(lab, self.inet, [SERVICE_PORT, DNS_PORT])
-        self.tunnel_dns_server = Responder(lab, self.relay, [SERVICE_PORT, DNS_PORT])
+        self.internet = Responder(lab, self.inet, [INTERNET_HOST, INTERNET_DNS],
+                                  [SERVICE_PORT, DNS_PORT])
+        self.tunnel_dns_server = Responder(lab, self.relay, [cfg.tunnel_dns],
+                                           [SERVICE_PORT, DNS_PORT])
         self._make_cgroup()
         return self
 
@@ -574,6 +594,11 @@ class SeedLab:
         self.nft(self.client, drop + self.config.ruleset)
 
     def _make_cgroup(self) -> None:
+        """Our own net_cls cgroup (``wgx-rt-…``) with the ruleset's classid.
+
+        The net_cls hierarchy is mounted when missing and then left mounted:
+        other labs may share it; only our cgroup is removed at teardown.
+        """
         if not (NET_CLS_ROOT / "net_cls.classid").exists():
             NET_CLS_ROOT.mkdir(parents=True, exist_ok=True)
             run(["mount", "-t", "cgroup", "-o", "net_cls", "net_cls", str(NET_CLS_ROOT)])
@@ -610,6 +635,20 @@ class SeedLab:
         finally:
             self._client_tunnel()
             self._client_routes(tunnel_only=True)
+            self._load_client_ruleset()
+
+    @contextmanager
+    def without_ruleset(self) -> Iterator[None]:
+        """Delete the user's nft tables (the kill switch with them); reload them after.
+
+        The counterfactual of LAB-NOTES: without the firewall, a tunnel
+        that is down lets plaintext out on the uplink.
+        """
+        tables = re.findall(r"^table\s+(\S+)\s+(\S+)\s*\{", self.config.ruleset, re.M)
+        self.nft(self.client, "".join(f"delete table {fam} {name}\n" for fam, name in tables))
+        try:
+            yield
+        finally:
             self._load_client_ruleset()
 
     # -- teardown ------------------------------------------------------------

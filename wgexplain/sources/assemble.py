@@ -81,11 +81,18 @@ class Collector:
             self.warnings.append(f"{origin}: a filtered route listing ({partial}): only the "
                                  "routes shown are known, not whole tables")
             return
+        by_table: dict[tuple[int, int], list[Route]] = {}
+        for r in routes:  # one pass: a full table has a million routes
+            lst = by_table.get((r.family, r.table))
+            if lst is None:
+                lst = by_table[(r.family, r.table)] = []
+            lst.append(r)
         for f in fams:
-            mine = [r for r in routes if r.family == f]
+            mine_tables = {t for (ff, t) in by_table if ff == f}
+            mine = bool(mine_tables)
             self.dumped.add(f"{_fam(f)}-route")
             if table == "all":
-                tables = sorted({r.table for r in mine})
+                tables = sorted(mine_tables)
                 if RT_TABLE_LOCAL in tables:
                     self.dumped.add(f"{_fam(f)}-route:all")
                     for key in [k for k in self.routes if k[0] == f]:
@@ -110,7 +117,7 @@ class Collector:
                     self.dumped.add(f"{_fam(f)}-route:{TABLE_NAMES[tid]}")
                 tables = [tid]
             for t in tables:
-                these = [r for r in mine if r.table == t]
+                these = by_table.get((f, t), [])
                 prev = self.routes.get((f, t))
                 if prev is not None and _strip(prev[0], route=True) != _strip(these, route=True):
                     self.warnings.append(f"table {t} ({_fam(f)}) differs between {prev[1]} and "

@@ -147,7 +147,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
     make_route = _fast.make_route
     make_origin = _fast.make_origin
     types = _TYPES
-    tails: dict[str, tuple[Any, ...]] = {}
+    tails: dict[Any, tuple[Any, ...]] = {}  # the text after dst (unicast) or (type, text)
     tails_get = tails.get
     dst_cache: dict[str, Any] = {}
     ip4, ip6, net4, net6 = _fast.ip4_int, _fast.ip6_int, _fast.net4, _fast.net6
@@ -159,11 +159,13 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             line = lines[i]
             lineno = first_line + i
             i += 1
-            parts = line.split(None, 1)
-            if not parts:
-                continue
-            head = parts[0]
-            rest = parts[1] if len(parts) > 1 else ""
+            head, _, rest = line.partition(" ")
+            if not head or "\t" in head:  # leading blanks or tabs: the slow, general split
+                parts = line.split(None, 1)
+                if not parts:
+                    continue
+                head = parts[0]
+                rest = parts[1] if len(parts) > 1 else ""
             if head in types:
                 rtype = head
                 parts = rest.split(None, 1)
@@ -171,12 +173,15 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                     raise _err(ctx, lineno, line, "a destination after the route type", head)
                 head = parts[0]
                 rest = parts[1] if len(parts) > 1 else ""
+                key: Any = (rtype, rest)
             else:
                 rtype = "unicast"
+                key = rest
             # multipath continuation lines ("\tnexthop via ...") belong to this route
             while i < n and lines[i][:1] in (" ", "\t") and lines[i].split(None, 1)[:1] == ["nexthop"]:
                 rest = rest + "\n" + lines[i]
                 i += 1
+                key = (rtype, rest)
             # the destination
             if head == "default":
                 net = None
@@ -200,7 +205,6 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                     raise _err(ctx, lineno, line, "a route destination (default, an address or "
                                "prefix" + (", or a route type" if rtype == "unicast" else "") + ")",
                                head)
-            key = rtype + " " + rest
             tpl = tails_get(key)
             if tpl is None:
                 before = len(warnings) if warnings is not None else 0
@@ -216,6 +220,9 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                                + " route (this listing is of one family)", head)
             else:
                 fam = tfam
+                if family is not None and fam != family:
+                    raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
+                               + " route (this listing is of one family)", line.strip())
                 net = dst_cache.get(fam)
                 if net is None:
                     net = dst_cache[fam] = net6(0, 0) if fam == AF_INET6 else net4(0, 0)

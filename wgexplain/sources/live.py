@@ -42,12 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from wgexplain.errors import WgExplainError
+from wgexplain.errors import UsageError, WgExplainError
 from wgexplain.model import AF_INET, AF_INET6, Host
 from wgexplain.sources import rtnames
 
 __all__ = [
-    "CaptureError", "CaptureReport", "capture", "capture_host",
+    "CaptureError", "CaptureReport", "capture", "capture_host", "load_live",
     "rule_json", "route_json", "link_json", "addr_json", "read_sysctls", "format_sysctls",
     "BUNDLE_FILES",
 ]
@@ -55,6 +55,11 @@ __all__ = [
 #: The files a capture writes (DESIGN.md bundle layout).
 BUNDLE_FILES = ("ip-rule.json", "ip6-rule.json", "ip-route.json", "ip6-route.json",
                 "ip-addr.json", "ip-link.json", "nft-ruleset.json", "wg.txt", "sysctl.txt")
+
+
+#: Bundle files a capture does not write (the text forms): left alone, but mentioned.
+_OTHER_BUNDLE_FILES = ("ip-rule.txt", "ip6-rule.txt", "ip-route.txt", "ip6-route.txt",
+                       "ip-addr.txt", "ip-link.txt", "nft-ruleset.nft")
 
 
 class CaptureError(WgExplainError):
@@ -756,7 +761,7 @@ def _open_iproute(netns: str | None) -> Any:
     if netns is None:
         return IPRoute()
     if not os.path.exists(f"/run/netns/{netns}") and not os.path.exists(f"/var/run/netns/{netns}"):
-        raise CaptureError(f"no network namespace named {netns!r} (see 'ip netns list')")
+        raise UsageError(f"no network namespace named {netns!r} (see 'ip netns list')")
     return IPRoute(netns=netns)
 
 
@@ -780,7 +785,7 @@ def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
     say("rtnetlink: links, addresses, rules, routes")
     try:
         ipr = _open_iproute(netns)
-    except CaptureError:
+    except (CaptureError, UsageError):
         raise
     except Exception as exc:  # pyroute2 raises plain OSErrors/NetlinkErrors
         raise CaptureError(f"rtnetlink: cannot open ({exc})") from exc
@@ -808,6 +813,14 @@ def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
         write(f"{stem}-route.json", _dumps(route_objs))
         report.counts[f"{stem}-rule"] = len(rule_objs)
         report.counts[f"{stem}-route"] = len(route_objs)
+        for m in routes[fam]:
+            tb = _attrs(m)
+            for attr, what in (("RTA_ENCAP", "an encapsulation (lwtunnel)"),
+                               ("RTA_NH_ID", "a nexthop object (nhid; 'ip nexthop' is not captured)")):
+                if attr in tb:
+                    note = f"not modelled: some {stem} routes use {what}; the bundle shows it as ip -j does"
+                    if note not in report.notes:
+                        report.notes.append(note)
         for m in rules[fam]:
             unknown = [a[0] for a in m.get("attrs", ()) if a[0] == "UNKNOWN"
                        and a[1].get("header", {}).get("type") in (25, 26, 27, 30)]
@@ -841,6 +854,15 @@ def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
         write("sysctl.txt", format_sysctls(read_sysctls(netns)))
     except (CaptureError, OSError, subprocess.SubprocessError) as exc:
         report.notes.append(f"{exc}; the bundle has no sysctl.txt")
+    # a re-capture into the same folder: files of an earlier capture that this one could not
+    # write (e.g. wg.txt when WireGuard is gone) would describe another moment: remove them
+    for name in BUNDLE_FILES:
+        if name not in report.files and (out / name).is_file():
+            (out / name).unlink()
+            report.notes.append(f"removed {name} left by an earlier capture")
+    others = sorted(p.name for p in out.iterdir() if p.name in _OTHER_BUNDLE_FILES)
+    if others:
+        report.notes.append(f"{out} also holds {', '.join(others)}, not from this capture")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -856,9 +878,29 @@ def capture_host(netns: str | None = None) -> Host:
 
     from wgexplain.sources import load
 
+    label = "live" if netns is None else f"live:{netns}"
     with tempfile.TemporaryDirectory(prefix="wgexplain-live-") as tmp:
         report = capture(tmp, netns=netns)
         host = load(tmp)
+
+    def relabel(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        # origins name the capture's file (ip-rule.json:3), not the deleted temporary folder
+        out = []
+        for item in items:
+            o = item.origin
+            if o.file.startswith(tmp):
+                o = dataclasses.replace(o, file=label + o.file[len(tmp):])
+                item = dataclasses.replace(item, origin=o)
+            out.append(item)
+        return tuple(out)
+
     return dataclasses.replace(
         host, source="--live" if netns is None else f"--live (netns {netns})",
-        warnings=tuple(host.warnings) + tuple(report.notes))
+        links=relabel(host.links), addresses=relabel(host.addresses), rules=relabel(host.rules),
+        routes=relabel(host.routes), wireguard=relabel(host.wireguard),
+        warnings=tuple(w.replace(tmp, label) for w in host.warnings) + tuple(report.notes))
+
+
+def load_live(netns: str | None = None) -> Host:
+    """``--live``: the same as :func:`capture_host` (the name ``wgexplain.cli`` looks for)."""
+    return capture_host(netns)

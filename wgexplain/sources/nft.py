@@ -134,7 +134,7 @@ def expr_from_json(j: Any) -> Expr:
     if kind == "osf":
         return Osf(v["key"], v.get("ttl"))
     if kind == "ipsec":
-        return Ipsec(v["key"], v.get("dir"), v.get("spnum"), v.get("family"))
+        return Ipsec(v["key"], v.get("dir"), v.get("spnum", 0), v.get("family"))
     if kind == "numgen":
         return Numgen(v["mode"], v["mod"], v.get("offset", 0))
     if kind == "jhash":
@@ -186,7 +186,7 @@ def _elem_from_json(x: Any) -> Expr:
             c = v["counter"] or {}
             counter = Counter(c.get("packets", 0), c.get("bytes", 0))
         return Elem(expr_from_json(v["val"]), _ms(v.get("timeout")), _ms(v.get("expires")),
-                    v.get("comment"), counter)
+                    v.get("comment"), counter, tuple(stmt_from_json(s) for s in _tuple(v.get("stmt"))))
     return expr_from_json(x)
 
 
@@ -207,6 +207,8 @@ def stmt_from_json(j: Any) -> Stmt:
         op = v["op"]
         if op == "in" and _is_setlike(right):
             op = "=="
+        elif op == "!":  # libnftables' negated bitmask test: same as != on flags
+            op = "!="
         return Match(left, op, right)
     if kind in VERDICTS:
         return Verdict(kind, v.get("target") if isinstance(v, dict) else None)
@@ -234,10 +236,13 @@ def stmt_from_json(j: Any) -> Stmt:
             return Limit(name=v)
         rate_unit = v.get("rate_unit", "packets")
         burst = v.get("burst")
-        if burst == 0:
-            burst = None  # nft's JSON adds ``burst 0`` for byte limits: no burst
-        return Limit(v.get("rate"), v.get("per"), rate_unit, burst,
-                     v.get("burst_unit") if burst is not None else None, bool(v.get("inv", False)))
+        if burst is None:  # nft's defaults (nft_limit_init(): 5 packets, 0 bytes)
+            burst = 5 if rate_unit == "packets" else 0
+        burst_unit = v.get("burst_unit")
+        if burst_unit in ("packets", "bytes") or burst == 0:
+            burst_unit = None  # the limit's own unit
+        return Limit(v.get("rate"), v.get("per"), rate_unit, burst, burst_unit,
+                     bool(v.get("inv", False)))
     if kind == "quota":
         if isinstance(v, str):
             return Quota(name=v)
@@ -331,7 +336,8 @@ def parse_ruleset_json(text: str, file: str = "<nft-json>", first_line: int = 1)
             elif kind == "rule":
                 t = tbl(fam, v["table"])
                 rule = parse_rule_json(v["expr"], file, line)
-                rule = replace(rule, handle=v.get("handle"), comment=v.get("comment"))
+                rule = replace(rule, exprs=with_family_defaults(rule.exprs, fam),
+                               handle=v.get("handle"), comment=v.get("comment"))
                 rule = replace(rule, text=render_rule(rule))
                 t["rules"].setdefault(v["chain"], []).append(rule)
             elif kind in ("set", "map"):
@@ -438,7 +444,8 @@ def _set_from_json(kind: str, v: dict, origin: Origin) -> Set | Map:
 
 def _object_from_json(kind: str, v: dict, origin: Origin) -> NamedObject:
     fields = tuple(sorted((k, _canon(x)) for k, x in v.items()
-                          if k not in ("family", "table", "name", "handle")))
+                          if k not in ("family", "table", "name", "handle")
+                          and not (kind == "quota" and k == "used" and not x)))
     return NamedObject(kind, v["name"], v["table"], v["family"], fields, v.get("handle"), origin)
 
 
@@ -451,59 +458,107 @@ _BLOCK_KW_TABLE = {"chain", "set", "map", "flowtable", "counter", "quota", "limi
                    "secmark", "synproxy"}
 
 
+class _Sep(Token):
+    """A separator (newline or ``;``) carrying the extent of the item it
+    ends: ``item = (start_pos, line, end_pos)``, set by :class:`NftPostLex`."""
+
+    __slots__ = ("item",)
+
+
 class NftPostLex:
     """Newlines end rules, except inside value braces ``{ ... }``.
 
     Mirrors the start conditions of nftables' scanner (src/scanner.l): a
     ``{`` opening a table/chain/set/... block keeps newlines significant; a
     ``{`` opening a set literal, a map or ``elements = {`` drops them until
-    its ``}``. Also refuses ``define``/``include`` (not modelled).
+    its ``}``. Each separator records the line and extent of the item it
+    ends (rules get their text and line from it, without lark's slower
+    position propagation). Also refuses ``define``/``include`` (not modelled).
     """
 
-    always_accept = ("_NL",)
+    always_accept = ("NL",)
 
     def __init__(self, file: str, rule_mode: bool = False) -> None:
         self.file = file
         self.rule_mode = rule_mode
         self.line_base = 0
+        self.item_line = 0  # line of the item being read (for errors)
+        self.reset()
+
+    def reset(self) -> None:
+        self.stack: list[str] = []  # "b" block or "l" literal
+        self.headers: list[Token | None] = []  # first token of each open block's header line
+        self.first: Token | None = None  # first token of the item being read
+        self.last_end = 0
 
     def process(self, stream: Iterable[Token]) -> Iterator[Token]:
-        stack: list[str] = []  # "b" block or "l" literal
-        line_first: str | None = None
+        # state lives on self: lark restarts process() after an error recovery
+        stack = self.stack
+        headers = self.headers
         for tok in stream:
+            first = self.first
             t = tok.type
             in_literal = bool(stack) and stack[-1] == "l"
-            if t == "_NL":
-                if in_literal:
+            if in_literal:
+                if t == "NL":
                     continue
-                line_first = None
+                self.last_end = tok.end_pos
+                if t == "LBRACE":
+                    stack.append("l")
+                elif t == "RBRACE":
+                    stack.pop()
                 yield tok
                 continue
-            if line_first is None and t != "SEMICOLON":
-                line_first = tok.value
+            if t in ("NL", "SEMICOLON"):
+                sep = _Sep.new_borrow_pos(t, tok.value, tok)
+                sep.item = None if first is None else (first.start_pos, first.line, self.last_end)
+                self.first = None
+                yield sep
+                continue
+            if t == "RBRACE":
+                if first is not None:  # an item ended by "}" on its own line
+                    sep = _Sep.new_borrow_pos("NL", "", tok)
+                    sep.item = (first.start_pos, first.line, self.last_end)
+                    self.first = first = None
+                    yield sep
+                if stack and stack.pop() == "b" and headers:
+                    self.first = headers.pop()
+                yield tok
+                continue
+            if first is None and t != "HANDLE":
+                self.first = first = tok
+                self.item_line = tok.line
                 if not stack and not self.rule_mode and tok.value in ("define", "redefine", "include"):
                     raise DumpError(self.file, self.line_base + tok.line,
                                     "a listed ruleset (nft list ruleset); "
-                                    f"not modelled: '{tok.value}' statements",
-                                    got=tok.value)
-            if t == "SEMICOLON" and not in_literal:
-                line_first = None
+                                    f"not modelled: '{tok.value}' statements", got=tok.value)
+            if t != "HANDLE":
+                self.last_end = tok.end_pos
             if t == "LBRACE":
                 depth = len(stack)
-                block = (not self.rule_mode and all(s == "b" for s in stack) and (
+                line_first = first.value if first is not None else None
+                block = (not self.rule_mode and (
                     (depth == 0 and line_first in _BLOCK_KW_TOP)
                     or (depth == 1 and line_first in _BLOCK_KW_TABLE)))
                 stack.append("b" if block else "l")
-            elif t == "RBRACE" and stack:
-                stack.pop()
+                if block:  # a block's items start after its "{"; its header resumes at "}"
+                    headers.append(first)
+                    self.first = None
             yield tok
+        if self.first is not None:
+            first = self.first
+            sep = _Sep.new_borrow_pos("NL", "", first)
+            sep.item = (first.start_pos, first.line, self.last_end)
+            self.first = None
+            yield sep
 
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    """The LALR parser, with the transformer applied while parsing (no tree)."""
     return Lark(_GRAMMAR.read_text(), parser="lalr", lexer="contextual",
-                start=["start", "rule"], propagate_positions=True,
-                postlex=NftPostLex("<nft>"), maybe_placeholders=True, cache=False)
+                start=["start", "single_rule"], postlex=NftPostLex("<nft>"),
+                transformer=_Structure("<nft>", 0, ""), maybe_placeholders=True)
 
 
 # ===========================================================================
@@ -537,8 +592,17 @@ def _scalar(s: str) -> Any:
     return n if n is not None else s
 
 
+_MAC_RE = re.compile(r"^([0-9a-fA-F]{1,2}:){5}[0-9a-fA-F]{1,2}$")
+_RANGE_PART = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+|(\d+[dhms]|\d+ms)+|[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4})$")
+
+
 def _rangeable(s: str) -> bool:
-    return bool(_INT_RE.match(s)) or _is_addr(s) or bool(re.match(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$", s))
+    return bool(_RANGE_PART.match(s)) or _is_addr(s) or bool(_MAC_RE.match(s))
+
+
+def _mac(s: str) -> str:
+    """``0:f:54:c:11:4`` → ``00:0f:54:0c:11:04`` (as nft prints ether addresses)."""
+    return ":".join(p.zfill(2).lower() for p in s.split(":"))
 
 
 def word_json(s: str) -> Any:
@@ -551,16 +615,21 @@ def word_json(s: str) -> Any:
         return n
     if s in ("exists", "missing"):
         return s == "exists"
+    if _MAC_RE.match(s):
+        return _mac(s)
     if "/" in s:
         addr, _, plen = s.rpartition("/")
         if plen.isdigit() and (_is_addr(addr) or addr == "::"):
             return {"prefix": {"addr": addr, "len": int(plen)}}
+        if plen.isdigit() and _INT_RE.match(addr):
+            return {"prefix": {"addr": int(addr, 0), "len": int(plen)}}
     if "-" in s:
         idxs = [i for i, ch in enumerate(s) if ch == "-"]
         for i in idxs:
             lo, hi = s[:i], s[i + 1:]
             if _rangeable(lo) and _rangeable(hi):
-                return {"range": [_scalar(lo), _scalar(hi)]}
+                return {"range": [_scalar(_mac(lo) if _MAC_RE.match(lo) else lo),
+                                  _scalar(_mac(hi) if _MAC_RE.match(hi) else hi)]}
     return s
 
 
@@ -619,7 +688,40 @@ def _tok(t: Any) -> str:
 
 
 def _unquote(s: str) -> str:
+    if s.startswith('\\"') and s.endswith('\\"'):
+        return s[2:-2]
     return s[1:-1] if len(s) >= 2 and s[0] == '"' and s[-1] == '"' else s
+
+
+_GLUED_VERDICT = re.compile(r"^(.+):(accept|drop|continue|return)$")
+_BINOP_ALIASES = {"or": "|", "xor": "^", "and": "&", "lshift": "<<", "rshift": ">>"}
+_PRECEDENCE = {"<<": 5, ">>": 5, "&": 4, "^": 3, "|": 2, "-": 1, ".": 0}
+
+
+def _reduce_binop(operands: list, op: str) -> None:
+    right = operands.pop()
+    left = operands.pop()
+    if op == ".":
+        parts = []
+        for c in (left, right):
+            parts.extend(c["concat"] if isinstance(c, dict) and "concat" in c else [c])
+        operands.append({"concat": parts})
+    elif op == "-":
+        operands.append({"range": [left, right]})
+    else:
+        operands.append({op: [left, right]})
+
+
+def _arp_address(left: Any, right: Any) -> tuple[Any, Any]:
+    """``arp saddr ip 1.2.3.4``: the grammar reads ``ip 1.2.3.4`` as a payload
+    on the right; nft's field is ``saddr ip`` (JSON ``"field": "saddr ip"``)."""
+    if (isinstance(left, dict) and "payload" in left and left["payload"].get("protocol") == "arp"
+            and left["payload"].get("field") in ("saddr", "daddr")
+            and isinstance(right, dict) and "payload" in right
+            and right["payload"].get("protocol") in ("ip", "ether")):
+        field = f"{left['payload']['field']} {right['payload']['protocol']}"
+        return {"payload": {"protocol": "arp", "field": field}}, word_json(right["payload"]["field"])
+    return left, right
 
 
 class _ToJson(Transformer):
@@ -639,6 +741,8 @@ class _ToJson(Transformer):
                 return _unquote(t.value)
             if t.type == "WORD":
                 return word_json(t.value)
+            if t.type == "EXISTS":
+                return t.value == "exists"
             return t.value
         return t  # protokw
 
@@ -656,10 +760,16 @@ class _ToJson(Transformer):
 
     def set_elem(self, ch):
         key, *rest = ch
+        if isinstance(key, str) and rest == [None]:  # "25:accept" written without spaces
+            m = _GLUED_VERDICT.match(key)
+            if m:
+                return [word_json(m.group(1)), {m.group(2): None}]
         data = None
         opts = {}
         for r in rest:
-            if isinstance(r, tuple) and r and r[0] == "opt":
+            if isinstance(r, tuple) and r and r[0] == "opt" and r[1] == "stmt":
+                opts.setdefault("stmt", []).append(r[2])
+            elif isinstance(r, tuple) and r and r[0] == "opt":
                 opts[r[1]] = r[2]
             elif r is not None:
                 data = r
@@ -686,22 +796,19 @@ class _ToJson(Transformer):
         return ("opt", "counter", c["counter"] or {"packets": 0, "bytes": 0})
 
     # ---- expressions -----------------------------------------------------
-    def concat(self, ch):
-        out = []
-        for c in ch:
-            out.extend(c["concat"] if isinstance(c, dict) and "concat" in c else [c])
-        return {"concat": out}
-
-    def _bin(op):  # noqa: N805
-        def f(self, ch):
-            return {op: [ch[0], ch[-1]]}
-        return f
-
-    bor = _bin("|")
-    bxor = _bin("^")
-    band = _bin("&")
-    lshift = _bin("<<")
-    rshift = _bin(">>")
+    def binexpr(self, ch):
+        """Operands and operators in text order → JSON, by nft's precedence."""
+        operands = [ch[0]]
+        ops: list[str] = []
+        for i in range(1, len(ch), 2):
+            op = _BINOP_ALIASES.get(str(ch[i]), str(ch[i]))
+            while ops and _PRECEDENCE[ops[-1]] >= _PRECEDENCE[op]:
+                _reduce_binop(operands, ops.pop())
+            ops.append(op)
+            operands.append(ch[i + 1])
+        while ops:
+            _reduce_binop(operands, ops.pop())
+        return operands[0]
 
     def map_lookup(self, ch):
         return {"map": {"key": ch[0], "data": ch[1]}}
@@ -746,7 +853,7 @@ class _ToJson(Transformer):
         return {"ct": out}
 
     def fib(self, ch):
-        words = [c.value for c in ch]
+        words = [c.value for c in ch if c.type != "DOT"]
         return {"fib": {"result": words[-1], "flags": words[:-1]}}
 
     def socket(self, ch):
@@ -756,7 +863,7 @@ class _ToJson(Transformer):
         return {"socket": d}
 
     def rt(self, ch):
-        fam, key = ch
+        _rt, fam, key = ch
         if fam is None and key.value in _EXTHDR_RT_FIELDS:
             return {"exthdr": {"name": "rt", "field": key.value}}
         d: dict[str, Any] = {"key": key.value}
@@ -772,7 +879,9 @@ class _ToJson(Transformer):
 
     def ipsec(self, ch):
         dir_, spnum, fam, key = ch
-        d: dict[str, Any] = {"key": f"{fam} {key.value}" if fam else key.value, "dir": dir_.value}
+        d: dict[str, Any] = {"key": key.value, "dir": dir_.value}
+        if fam:
+            d["family"] = fam
         if spnum is not None:
             d["spnum"] = int(spnum.value, 0)
         return {"ipsec": d}
@@ -821,6 +930,7 @@ class _ToJson(Transformer):
 
     def match(self, ch):
         left, op, (_, right, mask) = ch
+        left, right = _arp_address(left, right)
         if mask is not None:
             left = {"&": [left, mask]}
         if op is None:
@@ -882,6 +992,9 @@ class _ToJson(Transformer):
 
     def quota_stmt(self, ch):
         return _quota_json([c.value for c in ch])
+
+    def reject_tcp(self, ch):
+        return {"reject": {"type": "tcp reset"}}
 
     def reject_stmt(self, ch):
         words = [c.value if isinstance(c, Token) else c for c in ch if c is not None]
@@ -971,23 +1084,57 @@ class _ToJson(Transformer):
                     d["port"] = port
         return {"tproxy": d}
 
+    def q_flags(self, ch):
+        return ("flags", [c.value for c in ch])
+
+    def q_num(self, ch):
+        return ("num", word_json(ch[0].value))
+
+    def q_word(self, ch):
+        if ch[0].value not in ("bypass", "fanout"):
+            raise _NotModelled("a queue option (num, flags, bypass, fanout, to)", ch[0].value)
+        return ("flags", [ch[0].value])
+
     def queue_stmt(self, ch):
-        flags = [c.value for c in ch if isinstance(c, Token)]
-        target = next((c for c in ch if c is not None and not isinstance(c, Token)), None)
         d: dict[str, Any] = {}
-        if target is not None:
-            d["num"] = target
+        flags: list[str] = []
+        for c in ch:
+            if c is None:
+                continue
+            if isinstance(c, tuple) and c[0] == "flags":
+                flags += c[1]
+            elif isinstance(c, tuple) and c[0] == "num":
+                d["num"] = c[1]
+            else:
+                d["num"] = c
         if flags:
-            d["flags"] = _list_or_scalar(flags)
+            order = {"bypass": 0, "fanout": 1}
+            d["flags"] = _list_or_scalar(sorted(flags, key=lambda f: order.get(f, 9)))
         return {"queue": d or None}
 
-    def queue_num(self, ch):
-        words = [c.value for c in ch]
-        d: dict[str, Any] = {"num": word_json(words[0])}
-        flags = sorted(w for w in words[1:] if w in ("bypass", "fanout"))
-        if flags:
-            d["flags"] = _list_or_scalar(flags)
-        return {"queue": d}
+    def counter_name(self, ch):
+        return {"counter": ch[0]}
+
+    def limit_name(self, ch):
+        return {"limit": ch[0]}
+
+    def quota_name(self, ch):
+        return {"quota": ch[0]}
+
+    def synproxy_name(self, ch):
+        return {"synproxy": ch[0]}
+
+    def setop(self, ch):
+        return ch[0]
+
+    def range_expr(self, ch):
+        return {"range": [ch[0], ch[2]]}
+
+    def reset_stmt(self, ch):
+        return {"reset": ch[0]}
+
+    def opt_stmt(self, ch):
+        return ("opt", "stmt", ch[0])
 
     def dup_stmt(self, ch):
         d: dict[str, Any] = {"addr": ch[0]}
@@ -1021,7 +1168,7 @@ class _ToJson(Transformer):
             flags.append(w)
             i += 1
         if flags:
-            d["flags"] = _list_or_scalar(flags)
+            d["flags"] = flags
         return {"synproxy": d or None}
 
     def flow_stmt(self, ch):
@@ -1053,8 +1200,9 @@ class _ToJson(Transformer):
 
     def set_stmt(self, ch):
         op, ref, elem, *rest = ch
-        opts = {r[1]: r[2] for r in rest if isinstance(r, tuple)}
-        stmts = [r for r in rest if isinstance(r, dict)]
+        opts = {r[1]: r[2] for r in rest if isinstance(r, tuple) and r[1] not in ("counter", "stmt")}
+        stmts = [{"counter": None} if r[1] == "counter" else r[2] for r in rest
+                 if isinstance(r, tuple) and r[1] in ("counter", "stmt")]
         if opts:
             elem = {"elem": {"val": elem, **opts}}
         d: dict[str, Any] = {"op": op.value, "elem": elem, "set": ref.value}
@@ -1074,8 +1222,7 @@ class _ToJson(Transformer):
         return ch[0]
 
     # ---- rules and blocks ------------------------------------------------
-    @v_args(meta=True)
-    def rule(self, meta, ch):
+    def rule(self, ch):
         stmts, comment, handle = [], None, None
         for c in ch:
             if c is None:
@@ -1086,10 +1233,7 @@ class _ToJson(Transformer):
                 comment = c[1]
             else:
                 stmts.append(c)
-        text = self.source[meta.start_pos:meta.end_pos]
-        text = re.sub(r"\s*#\s*handle\s+\d+\s*$", "", text)
-        text = " ".join(text.split())
-        return ("rule", stmts, comment, handle, text, self.line_base + meta.line)
+        return ["rule", stmts, comment, handle, "", 0]
 
 
 def _counter_json(words: list[str]) -> dict:
@@ -1146,10 +1290,11 @@ _RATE_UNITS = ("bytes", "kbytes", "mbytes")
 
 
 def _limit_json(words: list[str]) -> dict:
-    if words and words[0] == "name":
-        return {"limit": _unquote(words[1])}
-    if not words or words[0] != "rate":
-        raise _NotModelled("'limit rate ...'", " ".join(words))
+    if words and words[0] == "rate":
+        words = words[1:]
+    if not words:
+        raise _NotModelled("'limit rate N/unit'", "limit")
+    words = ["rate"] + words
     # rejoin "N / unit" and "N unit/per"
     toks: list[str] = []
     for w in words[1:]:
@@ -1178,9 +1323,6 @@ def _limit_json(words: list[str]) -> dict:
         if i + 2 < len(toks):
             d["burst_unit"] = toks[i + 2]
         i += 3
-    if d.get("rate_unit", "packets") in _RATE_UNITS and "burst" not in d:
-        d["burst"] = 0
-        d["burst_unit"] = "bytes"
     return {"limit": d}
 
 
@@ -1215,10 +1357,15 @@ def _num_unit(words: list[str], i: int) -> tuple[int, str | None]:
 
 def _split_nat_target(val: Any, kind: str) -> tuple[Any, Any]:
     """``1.2.3.4:80``, ``:80``, ``[::1]:80``, ``1.2.3.4-1.2.3.9:80-90`` → (addr, port)."""
-    if isinstance(val, Token):  # BRACKET6
-        m = re.match(r"^\[([^\]]+)\](?::(.+))?$", val.value)
+    if isinstance(val, Token):  # BRACKET6: [addr], [addr]:port, [a]-[b]:port, [addr]/len
+        m = re.match(r"^\[([^\]]+)\](?:-\[([^\]]+)\]|/(\d+))?(?::(.+))?$", val.value)
         assert m
-        return m.group(1), None if m.group(2) is None else word_json(m.group(2))
+        addr: Any = m.group(1)
+        if m.group(2):
+            addr = {"range": [addr, m.group(2)]}
+        elif m.group(3):
+            addr = {"prefix": {"addr": addr, "len": int(m.group(3))}}
+        return addr, None if m.group(4) is None else word_json(m.group(4))
     if isinstance(val, str) and ":" in val:
         if val.startswith(":") and not val.startswith("::"):
             return None, word_json(val[1:])
@@ -1243,6 +1390,10 @@ def _split_nat_target(val: Any, kind: str) -> tuple[Any, Any]:
 # ===========================================================================
 
 
+_RULE_CMD_PREFIX = re.compile(
+    r"^\s*(add|insert)\s+rule\s+(?:(?:ip|ip6|inet|arp|bridge|netdev)\s+)?\S+\s+\S+\s+")
+
+
 class _Structure(_ToJson):
     """Adds the block rules (table, chain, set, ...) to :class:`_ToJson`."""
 
@@ -1261,10 +1412,9 @@ class _Structure(_ToJson):
     def prio_minus(self, ch):
         return f"{ch[0].value} - {ch[2].value}"
 
-    @v_args(meta=True)
-    def chain_hook(self, meta, ch):
+    def chain_hook(self, ch):
         typ, hook, dev, prio = ch
-        return ("hook", typ.value, hook.value, dev or (), prio, self.line_base + meta.line)
+        return ("hook", typ.value, hook.value, dev or (), prio)
 
     def chain_dev(self, ch):
         if isinstance(ch[0], dict):
@@ -1290,16 +1440,16 @@ class _Structure(_ToJson):
     set_flags = chain_flags
     ft_flags = chain_flags
 
-    @v_args(meta=True)
-    def chain(self, meta, ch):
-        return ("chain", ch[0], ch[1:], self.line_base + meta.line)
+    def chain(self, ch):
+        return ["chain", ch[0], self._items(ch[1:]), 0]
 
     def type_spec(self, ch):
-        words = tuple(c.value for c in ch)
+        words = tuple(c.value for c in ch if c.type != "DOT")
         return words[0] if len(words) == 1 else words
 
     def set_type(self, ch):
-        return ("type", ch[0], ch[1])
+        flags = ("interval",) if ch[1] is not None else ()
+        return ("type", ch[0], ch[2], flags)
 
     def typeof_expr(self, ch):
         return ch[0]
@@ -1326,15 +1476,13 @@ class _Structure(_ToJson):
         return ("elements", ch[0]["set"])
 
     def set_stmt_decl(self, ch):
-        return ("stmt", ch[0])
+        return ("stmt", tuple(ch))
 
-    @v_args(meta=True)
-    def set(self, meta, ch):
-        return ("set", ch[0], ch[1:], self.line_base + meta.line)
+    def set(self, ch):
+        return ["set", ch[0], self._items(ch[1:]), 0]
 
-    @v_args(meta=True)
-    def map(self, meta, ch):
-        return ("map", ch[0], ch[1:], self.line_base + meta.line)
+    def map(self, ch):
+        return ["map", ch[0], self._items(ch[1:]), 0]
 
     def ft_hook(self, ch):
         return ("hook", ch[0].value, ch[1])
@@ -1345,9 +1493,8 @@ class _Structure(_ToJson):
     def ft_counter(self, ch):
         return ("counter", True)
 
-    @v_args(meta=True)
-    def flowtable(self, meta, ch):
-        return ("flowtable", ch[0], ch[1:], self.line_base + meta.line)
+    def flowtable(self, ch):
+        return ["flowtable", ch[0], self._items(ch[1:]), 0]
 
     def obj_kind(self, ch):
         return ch[0].value
@@ -1355,31 +1502,73 @@ class _Structure(_ToJson):
     def obj_line(self, ch):
         return [c.value if isinstance(c, Token) else c for c in ch]
 
-    @v_args(meta=True)
-    def obj(self, meta, ch):
-        return ("obj", ch[0].value, ch[1], [c for c in ch[2:] if isinstance(c, list)],
-                self.line_base + meta.line)
+    def obj(self, ch):
+        items = self._items(ch[2:])
+        return ["obj", ch[0], ch[1], [it[0][1] for it in items if isinstance(it[0], tuple)],
+                _handle_of([it[0] for it in items]), 0]
 
-    @v_args(meta=True)
-    def ct_obj(self, meta, ch):
-        return ("obj", "ct " + ch[0].value, ch[1], [c for c in ch[2:] if isinstance(c, list)],
-                self.line_base + meta.line)
+    def ct_obj(self, ch):
+        items = self._items(ch[2:])
+        return ["obj", "ct " + ch[0].value, ch[1], [it[0][1] for it in items if isinstance(it[0], tuple)],
+                _handle_of([it[0] for it in items]), 0]
 
-    @v_args(meta=True)
-    def table(self, meta, ch):
+    def table(self, ch):
         fam, name, *items = ch
-        return ("table", fam or "ip", name, items, self.line_base + meta.line)
+        return ["table", fam or "ip", name, self._items(items), 0]
 
     def flush(self, ch):
-        return ("flush",)
+        return ["flush"]
 
-    @v_args(meta=True)
-    def rule_cmd(self, meta, ch):
+    def rule_cmd(self, ch):
         fam, table, chain, rule = ch
-        return ("rule_cmd", fam or "ip", table, chain, rule)
+        return ["rule_cmd", fam or "ip", table, chain, rule]
+
+    def obj_line(self, ch):
+        return ("objline", [c.value if isinstance(c, Token) else c for c in ch])
 
     def start(self, ch):
-        return [c for c in ch if isinstance(c, tuple)]
+        return [it for it, _line in ((i[0], i[1]) for i in self._items(ch))]
+
+    def single_rule(self, ch):
+        items = self._items(ch)
+        return items[0][0]
+
+    def _items(self, ch: list) -> list:
+        """Pair each block item with the separator that ends it, whose
+        ``item`` (set by :class:`NftPostLex`) holds its line and extent:
+        rules get their text and line, blocks their line. HANDLE tokens are
+        passed through as items."""
+        out: list = []
+        pending = None
+        for c in ch:
+            if isinstance(c, _Sep):
+                if pending is not None and c.item is not None:
+                    start, line, end = c.item
+                    if isinstance(pending, list):
+                        if pending[0] == "rule":
+                            text = self.source[start:end]
+                            if text.startswith(("add ", "insert ")):
+                                text = _RULE_CMD_PREFIX.sub("", text, count=1)
+                            pending[4] = " ".join(text.split())
+                        elif pending[0] == "rule_cmd":
+                            text = _RULE_CMD_PREFIX.sub("", self.source[start:end], count=1)
+                            pending[4][4] = " ".join(text.split())
+                            pending[4][5] = self.line_base + line
+                        pending[-1] = self.line_base + line if pending[0] != "rule_cmd" else pending[-1]
+                    out.append((pending, self.line_base + line))
+                    pending = None
+                continue
+            if c is None or (isinstance(c, Token) and c.type in ("NL", "SEMICOLON")):
+                continue
+            if isinstance(c, Token) and c.type == "HANDLE":
+                out.append((c, 0))
+                continue
+            if pending is not None:
+                out.append((pending, 0))
+            pending = c
+        if pending is not None:
+            out.append((pending, 0))
+        return out
 
 
 def _handle_of(items: list) -> int | None:
@@ -1389,10 +1578,28 @@ def _handle_of(items: list) -> int | None:
     return None
 
 
-def _build_rule(r: tuple, file: str) -> Rule:
+#: What a bare ``reject`` sends, by table family (nft's evaluation of
+#: ``reject`` without ``with``: ICMP port-unreachable of the family;
+#: ``icmpx`` where both families meet).
+REJECT_DEFAULT = {"ip": ("icmp", "port-unreachable"), "ip6": ("icmpv6", "port-unreachable"),
+                  "inet": ("icmpx", "port-unreachable"), "bridge": ("icmpx", "port-unreachable"),
+                  "netdev": ("icmpx", "port-unreachable")}
+
+
+def with_family_defaults(stmts: tuple, family: str | None) -> tuple:
+    """Make family-dependent defaults explicit, as ``nft -j`` lists them:
+    a bare ``reject`` becomes ``reject with icmpx port-unreachable`` in an
+    inet table (``icmp`` in ip, ``icmpv6`` in ip6)."""
+    if family not in REJECT_DEFAULT:
+        return stmts
+    typ, code = REJECT_DEFAULT[family]
+    return tuple(Reject(typ, code) if isinstance(s, Reject) and s.type is None else s for s in stmts)
+
+
+def _build_rule(r: tuple, file: str, family: str | None = None) -> Rule:
     _, stmts, comment, handle, text, line = r
     try:
-        model = tuple(stmt_from_json(s) for s in stmts)
+        model = with_family_defaults(tuple(stmt_from_json(s) for s in stmts), family)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise DumpError(file, line, "an nftables rule", got=f"{text[:40]} ({exc})") from None
     return Rule(model, handle, comment, text, Origin(file, line))
@@ -1452,7 +1659,7 @@ def _build_set(kind: str, name: str, items: list, family: str, table: str, line:
                file: str) -> Set | Map:
     d: dict[str, Any] = {}
     handle = None
-    for it in items:
+    for it, _ln in items:
         if isinstance(it, Token):
             if it.type == "HANDLE":
                 handle = int(it.value.split()[-1])
@@ -1464,6 +1671,8 @@ def _build_set(kind: str, name: str, items: list, family: str, table: str, line:
             d["type"] = it[1]
             if it[2] is not None:
                 d["map"] = it[2]
+            if it[3]:
+                d["flags"] = tuple(dict.fromkeys(d.get("flags", ()) + it[3]))
         elif tag == "typeof":
             d["typeof"] = _typeof_text(it[1]) + (f" : {_typeof_text(it[2])}" if it[2] is not None else "")
             d["type"] = _typeof_type(it[1])
@@ -1473,6 +1682,8 @@ def _build_set(kind: str, name: str, items: list, family: str, table: str, line:
             d["elements"] = tuple(_elem_from_json(x) for x in it[1])
         elif tag == "stmt":
             d.setdefault("stmts", []).append(it[1])
+        elif tag == "flags":
+            d["flags"] = tuple(dict.fromkeys(d.get("flags", ()) + it[1]))
         else:
             d[tag] = it[1]
     d.pop("stmts", None)  # per-element statement templates (counter, quota): kept in JSON only
@@ -1486,7 +1697,7 @@ def _build_set(kind: str, name: str, items: list, family: str, table: str, line:
 
 
 def _build_object(kind: str, name: str, lines: list[list], family: str, table: str, line: int,
-                  file: str) -> NamedObject:
+                  file: str, handle: int | None = None) -> NamedObject:
     """Object body lines → the JSON fields ``nft -j`` prints for that object."""
     f: dict[str, Any] = {}
     for words in lines:
@@ -1534,7 +1745,7 @@ def _build_object(kind: str, name: str, lines: list[list], family: str, table: s
         else:
             f.setdefault("_text", []).append(" ".join(str(w) for w in ws))
     fields = tuple(sorted((k, _canon(v)) for k, v in f.items()))
-    return NamedObject(kind, name, table, family, fields, None, Origin(file, line))
+    return NamedObject(kind, name, table, family, fields, handle, Origin(file, line))
 
 
 _UNIT_BYTES = {"bytes": 1, "kbytes": 1024, "mbytes": 1024 * 1024}
@@ -1546,7 +1757,7 @@ def _build_chain(name: str, items: list, family: str, table: str, line: int, fil
     dev: tuple = ()
     flags: tuple = ()
     handle = None
-    for it in items:
+    for it, _ln in items:
         if isinstance(it, Token):
             if it.type == "HANDLE":
                 handle = int(it.value.split()[-1])
@@ -1555,9 +1766,10 @@ def _build_chain(name: str, items: list, family: str, table: str, line: int, fil
             continue
         tag = it[0]
         if tag == "rule":
-            rules.append(_build_rule(it, file))
+            rules.append(_build_rule(it, file, family))
         elif tag == "hook":
-            _, typ, hook, dev, prio_text, hline = it
+            _, typ, hook, dev, prio_text = it
+            hline = _ln
             try:
                 prio = resolve_priority(family, prio_text)
             except ValueError:
@@ -1582,7 +1794,7 @@ def _build_table(t: tuple, file: str) -> Table:
     flags: tuple = ()
     comment = None
     handle = None
-    for it in items:
+    for it, _ln in items:
         if isinstance(it, Token):
             if it.type == "HANDLE":
                 handle = int(it.value.split()[-1])
@@ -1598,7 +1810,7 @@ def _build_table(t: tuple, file: str) -> Table:
         elif tag == "flowtable":
             fts.append(_build_flowtable(it[1], it[2], fam, name, it[3], file))
         elif tag == "obj":
-            objs.append(_build_object(it[1], it[2], it[3], fam, name, it[4], file))
+            objs.append(_build_object(it[1], it[2], it[3], fam, name, it[5], file, it[4]))
         elif tag == "flags":
             flags = it[1]
         elif tag == "comment":
@@ -1612,7 +1824,7 @@ def _build_flowtable(name: str, items: list, fam: str, table: str, line: int, fi
     devs: tuple = ()
     flags: tuple = ()
     handle = None
-    for it in items:
+    for it, _ln in items:
         if isinstance(it, Token):
             if it.type == "HANDLE":
                 handle = int(it.value.split()[-1])
@@ -1636,7 +1848,7 @@ def _build_flowtable(name: str, items: list, fam: str, table: str, line: int, fi
 # ===========================================================================
 
 _FRIENDLY = {
-    "WORD": "a word", "STRING": "a quoted string", "_NL": "end of line", "LBRACE": "'{'",
+    "WORD": "a word", "STRING": "a quoted string", "NL": "end of line", "LBRACE": "'{'",
     "RBRACE": "'}'", "SEMICOLON": "';'", "HANDLE": "'# handle N'", "SETREF": "'@set'",
     "VERDICT": "a verdict", "COMMA": "','", "COLON": "':'", "EQUAL": "'='",
 }
@@ -1660,49 +1872,63 @@ def _expected(exc: UnexpectedInput) -> str:
     return "nftables syntax: one of " + ", ".join(names)
 
 
+_WORD_RE = re.compile(r"^(::?)?[A-Za-z0-9_*$][A-Za-z0-9_\-.:/*$%]*$")
+
+
+def _keyword_as_word(exc: UnexpectedInput) -> bool:
+    """A keyword where only a word fits is a word (``ct status snat``,
+    ``icmp type redirect``, ``comment`` inside an object): nft's scanner
+    makes the same choice by parser state. Returns True when recovered."""
+    if not isinstance(exc, UnexpectedToken):
+        return False
+    tok = exc.token
+    if tok.type in ("WORD", "$END") or not _WORD_RE.match(str(tok.value)):
+        return False
+    ip = exc.interactive_parser
+    if "WORD" not in ip.accepts():
+        return False
+    ip.feed_token(Token.new_borrow_pos("WORD", tok.value, tok))
+    return True
+
+
 def _parse(text: str, start: str, file: str, first_line: int) -> Any:
+    """Parse ``text`` from ``start`` ("start" or "single_rule"), transforming
+    while parsing; every error becomes a DumpError with the user's line."""
     parser = _parser()
     postlex = parser.options.postlex
     postlex.file = file
     postlex.line_base = first_line - 1
-    postlex.rule_mode = start == "rule"
+    postlex.rule_mode = start == "single_rule"
+    postlex.item_line = 1
+    postlex.reset()
+    tr = parser.options.transformer
+    tr.file, tr.line_base, tr.source = file, first_line - 1, text
     try:
-        tree = parser.parse(text, start=start)
+        return parser.parse(text, start=start, on_error=_keyword_as_word)
     except DumpError:
         raise
     except UnexpectedCharacters as exc:
-        line_text = text.splitlines()[exc.line - 1] if exc.line - 1 < len(text.splitlines()) else ""
+        lines = text.splitlines()
+        line_text = lines[exc.line - 1] if 0 < exc.line <= len(lines) else ""
         raise DumpError(file, first_line + exc.line - 1, "nftables syntax (nft list ruleset)",
                         got=line_text.strip() or text[exc.pos_in_stream:exc.pos_in_stream + 20],
                         column=exc.column) from None
     except UnexpectedToken as exc:
         tok = exc.token
-        line = getattr(tok, "line", None) or 1
+        line = getattr(tok, "line", None) or postlex.item_line
         got = "end of input" if tok.type == "$END" else (
-            "end of line" if tok.type == "_NL" else tok.value)
+            "end of line" if tok.type == "NL" else tok.value)
         raise DumpError(file, first_line + line - 1, _expected(exc), got=got,
                         column=getattr(tok, "column", None)) from None
     except UnexpectedEOF as exc:
         raise DumpError(file, first_line + text.count("\n"), _expected(exc), got="end of input") from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         raise DumpError(file, first_line, "nftables syntax", got=str(exc)[:60]) from None
-    return tree
-
-
-def _transform(tree: Tree, file: str, first_line: int, text: str) -> Any:
-    try:
-        return _Structure(file, first_line - 1, text).transform(tree)
-    except VisitError as exc:
-        orig = exc.orig_exc
-        meta = getattr(exc.obj, "meta", None)
-        line = first_line - 1 + (getattr(meta, "line", 1) if meta and not meta.empty else 1)
-        if isinstance(orig, DumpError):
-            raise orig from None
-        if isinstance(orig, _NotModelled):
-            raise DumpError(file, line, orig.what, got=orig.got) from None
-        if isinstance(orig, (ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError)):
-            raise DumpError(file, line, "a valid nftables value", got=f"{orig}") from None
-        raise
+    except _NotModelled as exc:
+        raise DumpError(file, first_line + postlex.item_line - 1, exc.what, got=exc.got) from None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError) as exc:
+        raise DumpError(file, first_line + postlex.item_line - 1, "a valid nftables value",
+                        got=str(exc)) from None
 
 
 def parse_ruleset_text(text: str, file: str = "<nft>", first_line: int = 1) -> Ruleset:
@@ -1713,8 +1939,7 @@ def parse_ruleset_text(text: str, file: str = "<nft>", first_line: int = 1) -> R
     """
     if not text.endswith("\n"):
         text += "\n"
-    tree = _parse(text, "start", file, first_line)
-    items = _transform(tree, file, first_line, text)
+    items = _parse(text, "start", file, first_line)
     tables: list[Table] = []
     for it in items:
         if it[0] == "flush":
@@ -1731,7 +1956,7 @@ def parse_ruleset_text(text: str, file: str = "<nft>", first_line: int = 1) -> R
                                       objects=o.objects + t.objects)
         elif it[0] == "rule_cmd":
             _, fam, tname, cname, r = it
-            rule = _build_rule(r, file)
+            rule = _build_rule(r, file, fam)
             idx = next((i for i, x in enumerate(tables) if (x.family, x.name) == (fam, tname)), None)
             if idx is None:
                 raise DumpError(file, rule.origin.line, f"table {fam} {tname} declared before its rules",
@@ -1760,9 +1985,8 @@ def parse_rule_text(text: str, family: str = "inet", file: str = "<rule>", line:
         raise DumpError(file, line, "an nftables rule", got="empty text")
     if "\n" in src:
         src = " ".join(src.split())
-    tree = _parse(src, "rule", file, line)
-    r = _transform(tree, file, line, src)
-    return _build_rule(r, file)
+    r = _parse(src, "single_rule", file, line)
+    return _build_rule(r, file, family)
 
 
 # ===========================================================================
@@ -1850,6 +2074,8 @@ def expr_to_json(e: Expr) -> Any:
             d["comment"] = e.comment
         if e.counter is not None:
             d["counter"] = {"packets": e.counter.packets, "bytes": e.counter.bytes}
+        if e.stmts:
+            d["stmt"] = [stmt_to_json(x) for x in e.stmts]
         return {"elem": d}
     if isinstance(e, MapElem):
         return [expr_to_json(e.key), expr_to_json(e.data)]
@@ -2034,6 +2260,7 @@ def _q(s: str) -> str:
     return f'"{s}"'
 
 
+_UNQUALIFIED_META = {"iif", "oif", "iifname", "oifname", "iifgroup", "oifgroup"}
 _QUOTED_META = {"iifname", "oifname", "ibrname", "obrname", "sdifname", "iifkind", "oifkind"}
 
 
@@ -2041,6 +2268,8 @@ def render_expr(e: Expr, left: Expr | None = None) -> str:
     """An expression in nft's text syntax (``nft list`` style)."""
     if isinstance(e, bool):
         return "exists" if e else "missing"
+    if isinstance(left, Binop):
+        left = left.left
     if isinstance(e, int):
         if isinstance(left, (Meta, Ct)) and getattr(left, "key", "") == "mark":
             return f"0x{e:08x}"
@@ -2060,7 +2289,7 @@ def render_expr(e: Expr, left: Expr | None = None) -> str:
             return f"@{e.base},{e.offset},{e.length}"
         return f"{e.protocol} {e.field}"
     if isinstance(e, Meta):
-        return f"meta {e.key}"
+        return e.key if e.key in _UNQUALIFIED_META else f"meta {e.key}"
     if isinstance(e, Ct):
         parts = ["ct"]
         if e.dir:
@@ -2097,7 +2326,7 @@ def render_expr(e: Expr, left: Expr | None = None) -> str:
     if isinstance(e, Symhash):
         return f"symhash mod {e.mod}" + (f" offset {e.offset}" if e.offset else "")
     if isinstance(e, Binop):
-        r = render_expr(e.right, e.left)
+        r = render_expr(e.right, e.left if e.op in ("&", "|", "^") else None)
         if isinstance(e.right, FlagList):
             r = "(" + " | ".join(render_expr(x) for x in e.right.values) + ")"
         return f"{render_expr(e.left)} {e.op} {r}"
@@ -2115,6 +2344,8 @@ def render_expr(e: Expr, left: Expr | None = None) -> str:
             s += f" timeout {_render_time(e.timeout)}"
         if e.expires is not None:
             s += f" expires {_render_time(e.expires)}"
+        for st in e.stmts:
+            s += " " + render_stmt(st)
         if e.counter is not None:
             s += f" counter packets {e.counter.packets} bytes {e.counter.bytes}"
         if e.comment is not None:
@@ -2147,9 +2378,17 @@ def _render_time(ms: int) -> str:
 def render_stmt(s: Stmt) -> str:
     """A statement in nft's text syntax."""
     if isinstance(s, Match):
+        if (isinstance(s.left, Binop) and s.left.op == "&" and is_bitmask(s.left.left)
+                and s.op in ("==", "!=")):  # nft's "flags / mask" form
+            op = "" if s.op == "==" else "!= "
+            return (f"{render_expr(s.left.left)} {op}{render_expr(s.right, s.left.left)} / "
+                    f"{render_expr(s.left.right, s.left.left)}")
         left = render_expr(s.left)
         right = render_expr(s.right, s.left)
-        op = "" if s.op in ("==", "in") else f"{s.op} "
+        if isinstance(s.left, Binop):
+            op = f"{s.op} "
+        else:
+            op = "" if s.op in ("==", "in") else f"{s.op} "
         return f"{left} {op}{right}"
     if isinstance(s, Verdict):
         return render_expr(s)
@@ -2196,8 +2435,8 @@ def render_stmt(s: Stmt) -> str:
             return f"limit name {_q(s.name)}"
         unit = "" if s.rate_unit == "packets" else f" {s.rate_unit}"
         out = f"limit rate {'over ' if s.inv else ''}{s.rate}{unit}/{s.per}"
-        if s.burst:
-            out += f" burst {s.burst} {s.burst_unit or 'packets'}"
+        if s.burst and not (s.burst == 5 and s.rate_unit == "packets"):
+            out += f" burst {s.burst} {s.burst_unit or s.rate_unit}"
         return out
     if isinstance(s, Quota):
         if s.name:

@@ -492,7 +492,7 @@ def split_session(text: str, file: str) -> list[Block]:
             end = _json_end(lines, start, stop, file, 1, 1)
         elif cmd.kind == "nft":
             end = _nft_text_end(lines, start, stop)
-        elif cmd.kind == "proc" and not any("*" in a for a in cmd.args):
+        elif cmd.values_only and cmd.args and not any("*" in a for a in cmd.args):
             # exactly one value per file named
             end, seen = start, 0
             while end < stop and seen < len(cmd.args):

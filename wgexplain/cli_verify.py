@@ -1,0 +1,139 @@
+"""The ``verify`` and ``check`` commands.
+
+``wgexplain verify SOURCE [--flows N] [--probes/--no-probes] [--json]``
+rebuilds SOURCE in ``wgx-`` network namespaces and compares the real kernel
+with the simulator (:mod:`wgexplain.lab.verify`). Exit status: 0 when every
+route decision and probe agrees (100 %), 1 when anything disagrees (or an
+internal error), 2 for bad input — and 2 without root, with the one-line
+message "verify needs root to create network namespaces; run with sudo".
+
+``wgexplain check SOURCE [--json]`` lists findings a user can act on, each
+proven by a traced packet (:mod:`wgexplain.check`). Exit status: 0 nothing
+found, 1 findings, 2 bad input.
+
+Both are registered into the main click group by :func:`register`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+__all__ = ["register"]
+
+
+def _progress() -> tuple[Callable[[str], None], Callable[[], None]]:
+    """A rich status line on a terminal (stderr), nothing when piped."""
+    if not sys.stderr.isatty():
+        return (lambda _msg: None), (lambda: None)
+    from rich.console import Console
+
+    status = Console(stderr=True).status("verify")
+    status.start()
+    return status.update, status.stop
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, no_color=True, force_terminal=False, width=160)
+
+
+def render_check(report: Any, console: Any) -> None:
+    """Findings first (with their proving packet), then what was checked and not."""
+    sev_style = {"high": "bold red", "medium": "bold yellow", "low": "yellow"}
+    if not report.findings:
+        console.print("no findings", style="bold green")
+    for f in report.findings:
+        console.print(f"[{sev_style.get(f.severity, 'bold')}]{f.severity.upper()}[/] "
+                      f"[bold]{f.id}[/bold]: {f.title}", highlight=False)
+        console.print(f"  {f.explanation}", highlight=False, markup=False)
+        if f.condition:
+            console.print(f"  condition: {f.condition}", highlight=False, markup=False)
+        console.print(f"  proof: {f.evidence.get('summary')}", highlight=False, markup=False)
+        console.print(f"  run:   {f.command}", highlight=False, markup=False)
+        for other in f.evidence.get("also", []):
+            console.print(f"  also:  {other['command']}  →  {other['summary']}", highlight=False,
+                          markup=False)
+        console.print()
+    if report.passed:
+        console.print("checked, nothing found:", style="bold")
+        for p in report.passed:
+            console.print(f"  {p.id}: {p.summary}", highlight=False, markup=False)
+    if report.not_checked:
+        console.print("not checked:", style="bold")
+        for n in report.not_checked:
+            console.print(f"  {n.id}: {n.why}", highlight=False, markup=False)
+
+
+def register(group: click.Group) -> None:
+    """Add ``verify`` and ``check`` to the main command group."""
+    from wgexplain.cli import handle_errors, load_source, source_options
+
+    @click.command("verify")
+    @click.argument("source", required=False)
+    @click.option("--flows", "n_flows", default=400, show_default=True, type=click.IntRange(1, 20000),
+                  help="Generated route lookups per address family.")
+    @click.option("--probes/--no-probes", default=True, show_default=True,
+                  help="Also rebuild the tunnel with wireguard-go and send real packets.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+    @source_options
+    @handle_errors
+    def verify_command(source: str | None, n_flows: int, probes: bool, as_json: bool,
+                       live: bool) -> None:
+        """Rebuild SOURCE in network namespaces and compare the real kernel with the simulator.
+
+        Needs root. Exit status 0 when everything agrees, 1 when anything
+        disagrees, 2 for bad input or without root.
+        """
+        from wgexplain.lab.netns import LabError, lab_available
+        from wgexplain.lab.verify import ROOT_MESSAGE, render, verify
+
+        host = load_source(source, live)
+        ok, why = lab_available()
+        if not ok:
+            click.echo(f"wgexplain: {ROOT_MESSAGE if 'root' in why else why}", err=True)
+            sys.exit(2)
+        step, stop = _progress()
+        try:
+            report = verify(host, flows=n_flows, probes=probes, progress=step,
+                            source=source or "--live")
+        except LabError as exc:
+            stop()
+            click.echo(f"wgexplain: the lab failed: {exc}", err=True)
+            sys.exit(1)
+        finally:
+            stop()
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        else:
+            render(report, _console())
+        sys.exit(0 if report.ok else 1)
+
+    @click.command("check")
+    @click.argument("source", required=False)
+    @click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
+    @source_options
+    @handle_errors
+    def check_command(source: str | None, as_json: bool, live: bool) -> None:
+        """Findings you can act on (leaks, no kill switch, loops...), each proven by a traced packet.
+
+        Exit status 0 when nothing was found, 1 when something was, 2 for bad input.
+        """
+        from wgexplain.check import check
+
+        host = load_source(source, live)
+        report = check(host)
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        else:
+            render_check(report, _console())
+        sys.exit(1 if report.found else 0)
+
+    group.add_command(verify_command)
+    group.add_command(check_command)
