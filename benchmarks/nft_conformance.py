@@ -215,7 +215,7 @@ def run(corpus: Path = CORPUS, verbose: bool = False) -> Figures:
             continue
         f.json_total += 1
         try:
-            from_json = nft.parse_rule_json(j, where)
+            from_json = nft.parse_rule_json(j, where, family=r.family)
         except DumpError as exc:
             f.json_diffs.append(f"{where}: JSON unreadable: {exc}")
             continue

@@ -7,7 +7,8 @@ and action the model knows (from/to/iif/oif/fwmark/mask/not/uidrange/
 ipproto/sport/dport/tos, lookup/goto/nop/blackhole/unreachable/prohibit,
 suppress_prefixlength/suppress_ifgroup) and routes of every type the
 kernel accepts in a table (unicast/local/blackhole/unreachable/prohibit/
-throw/broadcast), with metrics and IPv4 tos keys. Only what ``ip`` would
+throw/broadcast), with metrics and IPv4 tos keys, and the sysctls input
+routing reads (forwarding, rp_filter, src_valid_mark, accept_local). Only what ``ip`` would
 accept is generated: gateways on connected subnets of devices that are up,
 ``prefsrc`` among the local addresses, ``goto`` only forwards.
 Multipath is left out: the kernel picks a hop by hash, which no simulator
@@ -106,9 +107,22 @@ def random_host(seed: int) -> Host:
     for family in (AF_INET, AF_INET6):
         rules += _random_rules(rng, family, [l.name for l in links[1:]] + ["ghost0"])
 
+    # the sysctls input routing reads: forwarding, rp_filter, src_valid_mark, accept_local
+    fwd = rng.choice(["0", "1"])
+    sysctls = {"net.ipv4.ip_forward": fwd, "net.ipv4.conf.all.forwarding": fwd,
+               "net.ipv4.conf.default.forwarding": fwd,
+               "net.ipv4.conf.all.rp_filter": rng.choice(["0", "0", "1", "2"]),
+               "net.ipv4.conf.all.src_valid_mark": rng.choice(["0", "1"]),
+               "net.ipv6.conf.all.forwarding": rng.choice(["0", "1"])}
+    for link in links:
+        sysctls[f"net.ipv4.conf.{link.name}.forwarding"] = fwd
+        sysctls[f"net.ipv4.conf.{link.name}.rp_filter"] = rng.choice(["0", "1", "2"])
+        sysctls[f"net.ipv4.conf.{link.name}.accept_local"] = rng.choice(["0", "0", "1"])
+
     return Host(links=tuple(links), addresses=tuple(addresses), rules=tuple(rules),
-                routes=tuple(routes), dumped=frozenset({"ip-rule", "ip6-rule", "ip-route",
-                                                        "ip6-route", "ip-addr"}),
+                routes=tuple(routes), sysctls=sysctls,
+                dumped=frozenset({"ip-rule", "ip6-rule", "ip-route", "ip6-route", "ip-addr",
+                                  "sysctl"}),
                 source=f"random host seed {seed}")
 
 

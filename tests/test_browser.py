@@ -12,6 +12,7 @@ to ``artifacts/screenshots/``.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import http.server
 import threading
 import urllib.error
@@ -28,17 +29,13 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
+TIMEOUT_MS = 60_000  # generous: CI machines run the lab tests in parallel, pages may load slowly
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 
-try:
-    import playwright.sync_api  # noqa: F401
-
-    HAVE_PLAYWRIGHT = True
-except ImportError:  # pragma: no cover - depends on the environment
-    HAVE_PLAYWRIGHT = False
+HAVE_PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
 
 if not HAVE_PLAYWRIGHT or not Path(CHROMIUM).exists():
     pytest.skip(f"needs Playwright for Python and Debian's chromium at {CHROMIUM}", allow_module_level=True)
@@ -98,6 +95,7 @@ def guarded(context: Any, site_url: str) -> Iterator[list[str]]:
         else:
             route.continue_()
 
+    context.set_default_timeout(TIMEOUT_MS)
     context.route("**/*", handle)
     yield outside
 
@@ -174,6 +172,7 @@ def test_dark_palette_toggle_and_phone(browser: Any, site_url: str, site_build: 
                          ("phone", {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
                                     "has_touch": True})):
         context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
         context.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
                       if urlparse(route.request.url).netloc != local else route.continue_())
         try:

@@ -481,3 +481,21 @@ def test_cli_show_dot_without_ruleset_is_bad_input(tmp_path: Path) -> None:
     run = CliRunner().invoke(main, ["show", str(bundle), "--format", "dot"])
     assert run.exit_code == 2
     assert "has none" in run.output
+
+
+def test_ladder_goto_jumps_over_rules() -> None:
+    rules = (Rule(AF_INET, 0, table=255), Rule(AF_INET, 100, action="goto", goto=32766),
+             Rule(AF_INET, 200, table=7), Rule(AF_INET, 32766, table=254))
+    host = Host(rules=rules, routes=(DEFAULT_WIFI,), table_names={254: "main", 255: "local"})
+    result = Result(
+        flow=Flow(dst=ipaddress.ip_address("1.1.1.1")), type="unicast", dev="wlp0s20f3",
+        gateway=ipaddress.ip_address("192.168.44.1"), src=None, table=254, rule=32766,
+        steps=(Step(0, "lookup local", "not found", table=255), Step(100, "goto 32766", "goto"),
+               Step(32766, "lookup main", "matched", table=254, route=DEFAULT_WIFI)))
+    d = parse(dot.rule_ladder(result, host))
+    assert d.nodes["rule_100"]["label"] == "100: from all goto 32766"
+    assert strong(d.edge("rule_0", "rule_100"))
+    jump = [e for a, b, e in d.edges if (a, b) == ("rule_100", "rule_32766") and e.get("label") == "goto"]
+    assert len(jump) == 1 and strong(jump[0])
+    assert faint(d.nodes["rule_200"])
+    assert faint(d.edge("rule_100", "rule_200")) and faint(d.edge("rule_200", "rule_32766"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress as ip
+import random
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from wgexplain.kernel.fib_trie import TYPE_ERRNO, FibTable, format_route
@@ -138,3 +140,45 @@ def test_lookup_equals_brute_force_longest_prefix(entries, addrs) -> None:  # ty
         same = [c for c in cands if c[1].prefixlen == best]
         want = min(same, key=lambda c: (c[1].metric, c[0]))[1]  # lowest metric, then dump order
         assert hit is not None and hit.route is want
+
+
+def _brute(routes: list[Route], addr: ip.IPv4Address | ip.IPv6Address) -> Route | None:
+    cands = [(i, r) for i, r in enumerate(routes) if addr in r.dst]
+    if not cands:
+        return None
+    best = max(r.prefixlen for _, r in cands)
+    return min((c for c in cands if c[1].prefixlen == best), key=lambda c: (c[1].metric, c[0]))[1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_big_table_index_equals_brute_force(seed: int) -> None:
+    """Tables over 256 routes use the /16-/8 (IPv6 /32-/16) length index: same answers."""
+    rnd = random.Random(seed)
+    for fam, bits, lens, make in ((AF_INET, 32, (0, 4, 8, 12, 14, 16, 19, 22, 24, 28, 32),
+                                  ip.IPv4Network),
+                                 (AF_INET6, 128, (0, 8, 16, 24, 32, 40, 48, 56, 64, 128),
+                                  ip.IPv6Network)):
+        routes = []
+        for i in range(600):
+            plen = rnd.choice(lens)
+            base = rnd.getrandbits(bits) & ~((1 << (bits - plen)) - 1) if plen else 0
+            base &= (0x0F << (bits - 8)) | ((1 << (bits - 8)) - 1)  # crowd the first /4
+            net = make((base & (((1 << bits) - 1) ^ ((1 << (bits - plen)) - 1)), plen))
+            routes.append(Route(fam, 254, net, metric=rnd.randrange(3),
+                                nexthops=(Nexthop(None, f"d{i}"),)))
+        table = FibTable.from_routes(routes)
+        assert table._idx1 is not None
+        addrs = [rnd.getrandbits(bits) & ((0x0F << (bits - 8)) | ((1 << (bits - 8)) - 1))
+                 for _ in range(40)]
+        addrs += [int(r.dst.network_address) + rnd.randrange(r.dst.num_addresses)
+                  for r in rnd.sample(routes, 40)]
+        for a in addrs:
+            hit = table.lookup(a)
+            want = _brute(routes, ip.IPv4Address(a) if fam == AF_INET else ip.IPv6Address(a))
+            if want is None:
+                assert hit is None
+            elif fam == AF_INET:
+                assert hit is not None and hit.route is want
+            else:  # IPv6: lowest metric, ties to the first (same device score)
+                assert hit is not None and hit.route.dst == want.dst and \
+                    hit.route.metric == want.metric

@@ -25,7 +25,7 @@ from wgexplain.lab.build import (build, compare_rules, kernel_rules, route_args,
 from wgexplain.lab.kernel import errno_name, parse_batch, route_get, route_get_line  # noqa: E402
 from wgexplain.lab.netns import PREFIX, Lab, LabError, lab_available  # noqa: E402
 from wgexplain.lab.parity import compare, differing, flows_for  # noqa: E402
-from wgexplain.model import AF_INET, Flow, Host, Link, Route, Rule  # noqa: E402
+from wgexplain.model import AF_INET, AF_INET6, Flow, Host, Link, Route, Rule  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "examples" / "mullvad" / "bundle"
@@ -100,6 +100,18 @@ def test_refused_lookup_compares_error_and_dev_only() -> None:
 def test_random_hosts_are_deterministic() -> None:
     assert random_host(7) == random_host(7)
     assert random_host(7) != random_host(8)
+
+
+def test_flows_cover_routes_rules_and_both_families() -> None:
+    host = random_host(11)
+    flows = flows_for(host, 200, seed=1)
+    assert {f.family for f in flows} == {AF_INET, AF_INET6}
+    dsts = {f.dst for f in flows}
+    assert all(r.dst.network_address in dsts for r in host.routes)
+    marks = {r.fwmark for r in host.rules if r.fwmark is not None}
+    assert marks and marks <= {f.mark for f in flows}
+    assert any(f.iif for f in flows) and any(f.oif for f in flows)
+    assert any(f.src and not f.iif for f in flows) and any(f.uid is not None for f in flows)
 
 
 # --------------------------------------------------------------------------
@@ -191,6 +203,21 @@ def test_link_without_carrier_and_down_link(lab: Lab) -> None:
 
 @pytest.mark.lab
 @pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")
+def test_ipv6_routes_of_one_prefix_keep_the_dump_order(lab: Lab) -> None:
+    """rt6_select() takes the first of equal routes: the lab keeps the dump's order."""
+    from wgexplain.sources import load
+
+    bundle = ROOT / "examples" / "networkmanager" / "bundle"
+    host = load(str(bundle))
+    lh = build(lab, host, role="order")
+    want = [l for l in _lines((bundle / "ip6-route.txt").read_text()) if l.startswith("fe80::/64")]
+    got = [l for l in _lines(lab.ip(lh.ns, "-6", "route", "show", "table", "main").stdout)
+           if l.startswith("fe80::/64")]
+    assert len(want) > 1 and got == want
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")
 def test_kernel_refusals_map_to_errno_names(lab: Lab) -> None:
     """fib_props[] and fib4_rule_action(): each refusal reaches us as its errno name."""
     a = ipaddress.ip_network
@@ -239,6 +266,24 @@ def test_seed_parity(lab: Lab) -> None:
     assert len(flows) >= 600
     report = compare(host, flows, lab=lab)
     print("\nseed " + report.summary())
+    if not report.ok:
+        pytest.fail(report.format(), pytrace=False)
+
+
+OTHER_BUNDLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/bundle")
+                       if p.parent.name != "mullvad")
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")
+@pytest.mark.parametrize("name", OTHER_BUNDLES)
+def test_sample_bundle_parity(lab: Lab, name: str) -> None:
+    """Every other sample bundle (wg-quick, Tailscale, NetworkManager...), same comparison."""
+    from wgexplain.sources import load
+
+    host = load(str(ROOT / "examples" / name / "bundle"))
+    report = compare(host, flows_for(host, 250, seed=7), lab=lab)
+    print(f"\n{name}: " + report.summary())
     if not report.ok:
         pytest.fail(report.format(), pytrace=False)
 

@@ -56,6 +56,7 @@ def _net(addr: V4 | V6, plen: int) -> ipaddress.IPv4Network | ipaddress.IPv6Netw
 
 # --------------------------------------------------------------------------- the mapping
 
+@settings(deadline=None)
 @given(st.one_of(st.tuples(public4, public4), st.tuples(public6, public6)), st.binary(max_size=8))
 def test_prefix_preserving_and_public_stays_public(pair: tuple[V4, V4], key: bytes) -> None:
     a, b = pair
@@ -67,6 +68,7 @@ def test_prefix_preserving_and_public_stays_public(pair: tuple[V4, V4], key: byt
     assert (fa == fb) == (a == b)
 
 
+@settings(deadline=None)
 @given(kept_addr, st.binary(max_size=8))
 def test_kept_ranges_are_kept(addr: V4 | V6, key: bytes) -> None:
     r = Redactor(key)
@@ -84,6 +86,7 @@ def test_kept_ranges_are_kept(addr: V4 | V6, key: bytes) -> None:
         assert out == addr
 
 
+@settings(deadline=None)
 @given(st.one_of(public4.map(lambda a: (a, 32)), public6.map(lambda a: (a, 128))),
        st.data())
 def test_network_and_broadcast_host_parts_are_kept(addr_bits: tuple[V4, int], data: st.DataObject) -> None:
@@ -160,7 +163,7 @@ def dumps(draw: st.DrawFn) -> tuple[str, set[str], set[str], set[str]]:
     return text, {str(a) for a in pubs}, set(wg_keys), set(hw)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dumps(), st.binary(max_size=8))
 def test_nothing_public_survives(dump: tuple[str, set[str], set[str], set[str]], key: bytes) -> None:
     text, pubs, wg_keys, hw = dump

@@ -12,6 +12,7 @@ the same again, and every abbreviation must name the command ``ip`` runs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -246,8 +247,8 @@ def test_abbreviations_match_ip(ns: str, abbr: str, full: str) -> None:
     # and ip itself agrees that they are the same listing
     out_a = strip_ansi(ip(ns, *abbr.split()[1:]))
     out_f = ip(ns, *full.split()[1:])
-    def stable(out: str) -> list[str]:  # lifetimes and packet counters tick
-        return [x for x in out.splitlines()
+    def stable(out: str) -> list[str]:  # lifetimes, expiry and packet counters tick
+        return [re.sub(r"expires \d+sec", "expires", x) for x in out.splitlines()
                 if "valid_lft" not in x and not x.split()[0].isdigit()]
 
     assert stable(out_a) == stable(out_f)
@@ -357,3 +358,29 @@ def test_bundle_of_text_and_json_files_agrees(ns: str, tmp_path) -> None:  # typ
     assert [rule_key(r) for r in a.rules] == [rule_key(r) for r in b.rules]
     assert {"ip-route:all", "ip6-route:all", "ip-rule", "ip6-rule", "ip-addr"} <= a.dumped
     assert {lk.name: lk.kind for lk in a.links}["veth0"] == "veth"
+
+
+def test_nft_text_and_json_blocks_in_a_session(ns: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("wgexplain.sources.nft")
+    ruleset = ("table inet wgxsrc {\n  chain output {\n    type filter hook output priority 0; "
+               "policy accept;\n    oif \"veth0\" udp dport 53 accept\n    # a comment\n  }\n}\n")
+    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=ruleset, text=True,
+                   check=True, capture_output=True)
+    try:
+        text = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
+                              check=True, capture_output=True, text=True).stdout
+        js = subprocess.run(["ip", "netns", "exec", ns, "nft", "-j", "list", "ruleset"],
+                            check=True, capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "wgxsrc"],
+                       capture_output=True)
+    for body, cmd in ((text, "nft list ruleset"), (js, "nft -j list ruleset")):
+        session = tmp_path / "s.txt"
+        session.write_text(f"root@box:~# {cmd}\n{body}\nそれだけです\n$ ip rule\n"
+                           + ip(ns, "rule"))
+        host = load_raw(str(session))
+        assert host.ruleset is not None, cmd
+        assert [t.name for t in host.ruleset.tables] == ["wgxsrc"]
+        (blk,) = host.blocks
+        assert blk[0] == cmd and blk[1].line == 2 and "それだけ" not in blk[2]
+        assert len(host.rules) >= 14

@@ -245,3 +245,12 @@ def test_missing_file() -> None:
     with pytest.raises(DumpError) as e:
         load_raw("/nonexistent/wgx-nothing.txt")
     assert "no such file" in str(e.value)
+
+
+def test_numbered_prose_after_output_is_not_a_route() -> None:
+    text = ("1. My routes:\n$ ip r  # the main table\ndefault via 10.0.0.1 dev eth0 \n\n"
+            "2. Then the rules:\n   (these came from mullvad)\n$ ip rule\n" + RULES +
+            "\n3. 1.2 million thanks\n")
+    h = read_session(text, "s")
+    assert len(h.routes) == 1 and [r.pref for r in h.rules] == [0, 32766, 32767]
+    assert "ip-route:main" in h.dumped and "ip-route:partial" not in h.dumped

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from wgexplain.kernel.record import Trace
-from wgexplain.model import AF_INET, AF_INET6, Host, IPAddress, Link, Route, Rule
+from wgexplain.model import AF_INET, AF_INET6, Host, IPAddress, Route
 
 __all__ = ["CheckReport", "Finding", "NotChecked", "check", "summarize", "tunnel_devices",
            "without_device", "SEVERITIES"]

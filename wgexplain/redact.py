@@ -232,8 +232,8 @@ class Redactor:
         skipped = [h for h in self._hosts if h not in words]
         if skipped:
             self.warnings.append(
-                "host name(s) " + ", ".join(sorted(skipped)) + " replaced in prompts only: "
-                "the word also means something else in a dump")
+                "host name(s) " + ", ".join(sorted(skipped)) + " replaced in shell prompts only: "
+                "too short, or a word that also means something else in a dump")
 
     # ------------------------------------------------------------------ mapping
 
@@ -396,11 +396,8 @@ class Redactor:
             return token
         length = m.group("len")
         new = self.ip(ip)
-        if length is not None:
-            n = int(length)
-            if n > _BITS[ip.version]:
-                return token
-            host_bits = _BITS[ip.version] - n
+        if length is not None and int(length) <= _BITS[ip.version]:
+            host_bits = _BITS[ip.version] - int(length)
             if host_bits and int(ip) & ((1 << host_bits) - 1) == 0:
                 new = type(new)(int(new) >> host_bits << host_bits)
         if new == ip:

@@ -191,30 +191,29 @@ def rule_ladder(result: Any, host: Host | None = None) -> graphviz.Digraph:
     g.node("packet", _flow_label(result), shape="oval", style="filled", fillcolor="#ffffff", **STRONG)
 
     rules = _rules_for(result, host)
-    reached = True
+    # the packet's path: the rules in the order the walk met them (a goto jumps ahead)
+    path = ["packet"] + [_id("rule", pref) for pref in dict.fromkeys(
+        s.rule for s in result.steps if s.rule is not None)]
+    taken = set(zip(path, path[1:]))
     previous = "packet"
     for pref, text in rules:
         rid = _id("rule", pref)
-        visited = pref in steps
         results = [s.result for s in steps.get(pref, [])]
-        matched = visited and any(r not in ("no match",) for r in results)
-        look = STRONG if (visited and matched) else FAINT
-        attrs: dict[str, str] = dict(look)
+        matched = any(r != "no match" for r in results)
+        attrs: dict[str, str] = dict(STRONG if matched else FAINT)
         if pref == decisive:
             attrs.update(style="rounded,filled", fillcolor=MATCH_FILL)
         g.node(rid, text, **attrs)
-        # the edge that brings the packet to this rule
-        g.edge(previous, rid, **(STRONG if reached else FAINT))
+        # the ladder: each rule leads to the next; strong where the packet went
+        g.edge(previous, rid, **(STRONG if (previous, rid) in taken else FAINT))
         previous = rid
-        if pref == decisive:
-            reached = False
-        elif visited and any(r == "error" for r in results):
-            reached = False
-
         for n, step in enumerate(steps.get(pref, [])):
             _draw_step(g, rid, step, n, host, family, decisive=(pref == decisive))
+    ladder = set(zip(["packet"] + [_id("rule", p) for p, _ in rules], [_id("rule", p) for p, _ in rules]))
+    for a, b in sorted(taken - ladder):  # jumps: goto, or a rule the host did not list
+        g.edge(a, b, label="goto", constraint="false", **STRONG)
 
-    _draw_outcome(g, result, host)
+    _draw_outcome(g, result)
     return g
 
 
@@ -251,7 +250,8 @@ def _draw_step(g: graphviz.Digraph, rid: str, step: Any, n: int, host: Host | No
     g.edge(tid, rid, label=back, style="dashed", color="#616161", fontcolor="#424242")
 
 
-def _draw_outcome(g: graphviz.Digraph, result: Any, host: Host | None) -> None:
+def _draw_outcome(g: graphviz.Digraph, result: Any) -> None:
+    """From the decisive lookup (or rule) through the checks that are not rules to the outcome."""
     decisive = result.rule
     matched_steps = [s for s in result.steps if s.rule == decisive and s.result == "matched"]
     source = _id("lookup", decisive, len([s for s in result.steps if s.rule == decisive]) - 1) \

@@ -331,8 +331,8 @@ def complete(host: Host) -> Host:
             warnings.append(f"IPv6 table main was not in the dump: derived "
                             f"{len(derived6) - n_local} prefix routes from the addresses")
     new_routes += derived6
-    if main6 and not any(r.family == AF_INET6 and r.table != RT_TABLE_LOCAL
-                         for r in list(host.routes) + new_routes):
+    if main6 and not any(fam == AF_INET6 and table != RT_TABLE_LOCAL for fam, table in present) \
+            and not any(r.family == AF_INET6 and r.table != RT_TABLE_LOCAL for r in new_routes):
         warnings.append("no IPv6 routes in this dump: IPv6 lookups other than local "
                         "addresses fail with ENETUNREACH")
 

@@ -17,6 +17,7 @@ throw ``EAGAIN`` (the rule walk goes on), nat/xresolve ``EINVAL``.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -38,6 +39,9 @@ _BITS = {AF_INET: 32, AF_INET6: 128}
 _MASKS = {fam: [((1 << bits) - 1) ^ ((1 << (bits - p)) - 1) for p in range(bits + 1)]
           for fam, bits in _BITS.items()}
 _PREF_SCORE = {"high": 3, "medium": 2, None: 2, "low": 1}
+#: the two index levels (prefix bits) of big tables: IPv4 /16 and /8, IPv6 /32 and /16
+_SPLITS = {AF_INET: (16, 8), AF_INET6: (32, 16)}
+Probe = tuple[int, int, dict[int, list[Route]]]
 
 
 def format_route(route: Route, table_name: str | None = None) -> str:
@@ -114,7 +118,8 @@ class FibTable:
     Build it with :meth:`from_routes`; ask it with :meth:`lookup`.
     """
 
-    __slots__ = ("family", "id", "_by_len", "_lens", "count", "_probes", "_hits")
+    __slots__ = ("family", "id", "_by_len", "_lens", "count", "_probes", "_hits", "_idx1",
+                 "_idx2", "_short", "_sh1", "_sh2")
 
     def __init__(self, family: int, table_id: int) -> None:
         self.family = family
@@ -126,6 +131,14 @@ class FibTable:
         self._probes: list[tuple[int, int, dict[int, list[Route]]]] = []
         #: id(route) -> its flow-independent hit (or None when checks are needed), filled lazily
         self._hits: dict[int, TableHit | None] = {}
+        #: big tables: the probes that can hold an address, indexed by its top bits (a
+        #: two-level "which prefix lengths exist under this /16 (/32), this /8 (/16)" map),
+        #: so a lookup tries only the lengths present there, not every length of the table
+        self._idx1: dict[int, tuple[Probe, ...]] | None = None
+        self._idx2: dict[int, tuple[Probe, ...]] = {}
+        self._short: tuple[Probe, ...] = ()
+        self._sh1 = 0
+        self._sh2 = 0
 
     @classmethod
     def from_routes(cls, routes: Iterable[Route], family: int | None = None,
@@ -135,38 +148,80 @@ class FibTable:
         Routes of one prefix keep their dump order among equal (tos, metric),
         as the kernel appends them.
         """
-        by_len: dict[int, dict[int, list[Route]]] = {}
-        count = 0
-        fam = family
-        tid = table_id
+        gc_was_on = gc.isenabled()
+        gc.disable()  # a million small lists: generational GC passes would dominate the build
+        try:
+            return cls._from_routes(list(routes), family, table_id)
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    @classmethod
+    def _from_routes(cls, routes: list[Route], family: int | None,
+                     table_id: int | None) -> "FibTable":
+        fam = family if family is not None else (routes[0].family if routes else AF_INET)
+        tid = table_id if table_id is not None else (routes[0].table if routes else 0)
+        bits = _BITS[fam]
+        s1, s2 = _SPLITS[fam]
+        sh1, sh2 = bits - s1, bits - s2
+        slots: list[dict[int, list[Route]]] = [{} for _ in range(bits + 1)]
+        multi: list[list[Route]] = []
         for route in routes:
             dst = route.dst
-            plen = dst._prefixlen  # type: ignore[attr-defined]
+            bucket = slots[dst._prefixlen]  # type: ignore[attr-defined]
             net = dst.network_address._ip  # type: ignore[attr-defined]
-            bucket = by_len.get(plen)
-            if bucket is None:
-                bucket = by_len[plen] = {}
             lst = bucket.get(net)
             if lst is None:
                 bucket[net] = [route]
             else:
+                if len(lst) == 1:
+                    multi.append(lst)
                 lst.append(route)
-            count += 1
-            if fam is None:
-                fam = route.family
-            if tid is None:
-                tid = route.table
-        table = cls(fam if fam is not None else AF_INET, tid if tid is not None else 0)
-        for bucket in by_len.values():
-            for lst in bucket.values():
-                if len(lst) > 1:
-                    lst.sort(key=_sort_key)
+        by_len = {plen: bucket for plen, bucket in enumerate(slots) if bucket}
+        table = cls(fam, tid)
+        for lst in multi:
+            lst.sort(key=_sort_key)
         table._by_len = by_len
         table._lens = sorted(by_len, reverse=True)
-        table.count = count
-        masks = _MASKS[table.family]
-        table._probes = [(masks[plen], plen, by_len[plen]) for plen in table._lens]
+        table.count = len(routes)
+        masks = _MASKS[fam]
+        probe = {plen: (masks[plen], plen, by_len[plen]) for plen in table._lens}
+        table._probes = [probe[plen] for plen in table._lens]
+        if len(routes) > 256 and len(table._lens) > 4:
+            under1: dict[int, set[int]] = {}
+            under2: dict[int, set[int]] = {}
+            for plen, bucket in by_len.items():
+                if plen < s2:
+                    continue
+                under, sh = (under1, sh1) if plen >= s1 else (under2, sh2)
+                for k in {net >> sh for net in bucket}:
+                    seen = under.get(k)
+                    if seen is None:
+                        under[k] = {plen}
+                    else:
+                        seen.add(plen)
+            cache: dict[frozenset[int], tuple[Probe, ...]] = {}
+
+            def probes_of(lens: set[int]) -> tuple[Probe, ...]:
+                key = frozenset(lens)
+                hit = cache.get(key)
+                if hit is None:
+                    hit = cache[key] = tuple(probe[p] for p in sorted(lens, reverse=True))
+                return hit
+
+            table._idx1 = {k: probes_of(v) for k, v in under1.items()}
+            table._idx2 = {k: probes_of(v) for k, v in under2.items()}
+            table._short = tuple(probe[p] for p in table._lens if p < s2)
+            table._sh1, table._sh2 = sh1, sh2
         return table
+
+    def probes(self, addr: int) -> Sequence[Probe]:
+        """The (mask, prefixlen, bucket) probes that may hold ``addr``, longest first."""
+        idx1 = self._idx1
+        if idx1 is None:
+            return self._probes
+        return (idx1.get(addr >> self._sh1, ()) + self._idx2.get(addr >> self._sh2, ())
+                + self._short)
 
     def __len__(self) -> int:
         return self.count
@@ -181,10 +236,8 @@ class FibTable:
 
     def candidates(self, addr: int) -> Iterable[tuple[int, Sequence[Route]]]:
         """(prefixlen, routes) of every prefix holding ``addr``, longest first."""
-        masks = _MASKS[self.family]
-        by_len = self._by_len
-        for plen in self._lens:
-            lst = by_len[plen].get(addr & masks[plen])
+        for mask, plen, bucket in self.probes(addr):
+            lst = bucket.get(addr & mask)
             if lst is not None:
                 yield plen, lst
 
@@ -206,7 +259,7 @@ class FibTable:
         tos &= TOS_RT_MASK
         fast = oif is None and not linkdown_ignored
         hits = self._hits
-        for mask, plen, bucket in self._probes:
+        for mask, plen, bucket in self.probes(addr) if self._idx1 is not None else self._probes:
             lst = bucket.get(addr & mask)
             if lst is None:
                 continue
@@ -245,10 +298,8 @@ class FibTable:
 
     def _lookup6(self, addr: int, oif: str | None, linkdown_ignored: frozenset[str],
                  ignore_linkstate: bool, strict_oif: bool) -> TableHit | None:
-        masks = _MASKS[AF_INET6]
-        by_len = self._by_len
-        for plen in self._lens:
-            lst = by_len[plen].get(addr & masks[plen])
+        for mask, plen, bucket in self.probes(addr):
+            lst = bucket.get(addr & mask)
             if lst is None:
                 continue
             # rt6_select()/__find_rr_leaf(): lowest metric group first; within

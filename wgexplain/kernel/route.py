@@ -164,9 +164,34 @@ class _Fib:
         self.host = host
         self.rules: dict[int, list[Rule]] = {AF_INET: host.rules_of(AF_INET),
                                              AF_INET6: host.rules_of(AF_INET6)}
+        # one pass over the routes (a full table has a million): tables, devices named,
+        # linkdown hops, routes added to table local by hand
         groups: dict[tuple[int, int], list[Route]] = {}
+        route_devs: set[str] = set()
+        linkdown: set[str] = set()
+        custom_local = False
+        last_key: tuple[int, int] | None = None
+        last_list: list[Route] = []
+        last_hops: object = None
         for r in host.routes:
-            groups.setdefault((r.family, r.table), []).append(r)
+            key = (r.family, r.table)
+            if key != last_key:
+                last_list = groups.setdefault(key, [])
+                last_key = key
+            last_list.append(r)
+            hops = r.nexthops
+            if hops is not last_hops:  # readers share hop tuples between routes
+                last_hops = hops
+                for nh in hops:
+                    if nh.dev:
+                        route_devs.add(nh.dev)
+                        if nh.flags and "linkdown" in nh.flags:
+                            linkdown.add(nh.dev)
+            if r.flags and "linkdown" in r.flags:
+                linkdown.update(nh.dev for nh in hops if nh.dev)
+            if r.table == RT_TABLE_LOCAL and r.protocol not in (None, "kernel") \
+                    and r.family == AF_INET:
+                custom_local = True
         self.tables: dict[tuple[int, int], FibTable] = {
             k: FibTable.from_routes(v, k[0], k[1]) for k, v in groups.items()}
         links = sorted(host.links, key=lambda link: link.index)
@@ -174,11 +199,7 @@ class _Fib:
         for name in [a.dev for a in host.addresses]:
             if name not in self.dev_order:
                 self.dev_order.append(name)
-        self.known_devs: set[str] = set(self.dev_order)
-        for r in host.routes:
-            for nh in r.nexthops:
-                if nh.dev:
-                    self.known_devs.add(nh.dev)
+        self.known_devs: set[str] = set(self.dev_order) | route_devs
         self.loopback = next((link.name for link in links
                               if "LOOPBACK" in link.flags or link.link_type == "loopback"), "lo")
         self.addrs: dict[int, dict[str, list[Address]]] = {AF_INET: {}, AF_INET6: {}}
@@ -199,9 +220,7 @@ class _Fib:
                   if r.action == "lookup" and not _has_selectors(r)] != defaults[fam]
             or any(_has_selectors(r) or r.action != "lookup" for r in self.rules[fam])
             for fam in (AF_INET, AF_INET6)}
-        self.custom_local_routes = any(r.family == AF_INET and r.table == RT_TABLE_LOCAL
-                                       and r.protocol not in (None, "kernel")
-                                       for r in host.routes)
+        self.custom_local_routes = custom_local
         self.fldissect = any(r.ipproto is not None or r.sport is not None or r.dport is not None
                              for r in host.rules if r.family == AF_INET)
         self.groups = {link.name: link.group for link in host.links}
@@ -214,9 +233,7 @@ class _Fib:
         self.addr4_memo: dict[int, ipaddress.IPv4Address] = {}
         self.prefsrc_memo: dict[int, tuple[Route, int, int]] = {}
         self.multi_default: dict[tuple[int, int], bool] = {}
-        self.linkdown_devs = frozenset(
-            nh.dev for r in host.routes for nh in r.nexthops
-            if nh.dev and ("linkdown" in r.flags or "linkdown" in nh.flags))
+        self.linkdown_devs = frozenset(linkdown)
 
     def table_name(self, table: int) -> str:
         return self.host.table_name(table)

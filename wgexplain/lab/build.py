@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -465,27 +466,84 @@ def _devices(host: Host, notes: list[str]) -> list[Link]:
     return links
 
 
+def _conf_key(family: str, dev: str, name: str) -> str:
+    """``net.ipv4.conf.DEV.NAME`` as sysctl(8) spells it (a dot in DEV becomes ``/``)."""
+    return f"net.{family}.conf.{dev.replace('.', '/')}.{name}"
+
+
+def _parse_conf_key(key: str) -> tuple[str, str, str] | None:
+    """(family, device, name) of a per-device key, dotted or as a /proc/sys path."""
+    k = key.strip()
+    if k.startswith("/proc/sys/") or ("/" in k and "." not in k.split("/")[0]):
+        parts = k.removeprefix("/proc/sys/").split("/")
+        if len(parts) == 5 and parts[0] == "net" and parts[2] == "conf":
+            return parts[1], parts[3], parts[4]
+        return None
+    for family in ("ipv4", "ipv6"):
+        prefix = f"net.{family}.conf."
+        if k.startswith(prefix):
+            dev, _, name = k[len(prefix):].rpartition(".")
+            return (family, dev.replace("/", "."), name) if dev else None
+    return None
+
+
 def _sysctls(host: Host, devices: list[str]) -> list[tuple[str, str]]:
     """Defaults first (so nothing is inherited from the lab machine), then the dump's values."""
     out: list[tuple[str, str]] = list(GLOBAL_DEFAULTS.items())
     for dev in ["all", "default", *devices]:
-        out += [(f"net.ipv4.conf.{dev}.{k}", v) for k, v in IPV4_CONF_DEFAULTS.items()]
+        out += [(_conf_key("ipv4", dev, k), v) for k, v in IPV4_CONF_DEFAULTS.items()]
     for dev in ["all", "default", *devices]:
-        out += [(f"net.ipv6.conf.{dev}.{k}", v) for k, v in IPV6_CONF_DEFAULTS.items()]
+        out += [(_conf_key("ipv6", dev, k), v) for k, v in IPV6_CONF_DEFAULTS.items()]
     relevant = set(IPV4_CONF_DEFAULTS) | set(IPV6_CONF_DEFAULTS) | {"disable_ipv6"}
     present = {"all", "default", "lo", *devices}
     dumped: list[tuple[int, str, str]] = []
     for key, value in host.sysctls.items():
-        key = key.replace("/", ".")
-        parts = key.split(".")
-        if key in GLOBAL_KEYS:
-            dumped.append((0, key, str(value)))
-        elif (len(parts) == 5 and parts[:2] in (["net", "ipv4"], ["net", "ipv6"])
-              and parts[2] == "conf" and parts[3] in present and parts[4] in relevant):
-            order = {"all": 1, "default": 2}.get(parts[3], 3)
-            dumped.append((order, key, str(value).strip()))
+        dotted = key.removeprefix("/proc/sys/").replace("/", ".") if key.startswith("/proc/sys/") else key
+        if dotted in GLOBAL_KEYS:
+            dumped.append((0, dotted, str(value).strip()))
+            continue
+        conf = _parse_conf_key(key)
+        if conf is not None and conf[1] in present and conf[2] in relevant:
+            order = {"all": 1, "default": 2}.get(conf[1], 3)
+            dumped.append((order, _conf_key(*conf), str(value).strip()))
     out += [(k, v) for _, k, v in sorted(dumped, key=lambda t: t[0])]
     return out
+
+
+def _settled_routes(lab: Lab, ns: str, timeout: float = 2.0) -> list[RouteKey]:
+    """The kernel's routes once addrconf's work queue has added its own (IPv6 local
+    routes appear when DAD completes, ``addrconf_dad_completed()``, even with nodad)."""
+    deadline = time.monotonic() + timeout
+    last = kernel_routes(lab, ns)
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = kernel_routes(lab, ns)
+        if sorted(map(str, now)) == sorted(map(str, last)):
+            return now
+        last = now
+    return last
+
+
+def _order_v6_groups(lab: Lab, ns: str, host: Host, notes: list[str]) -> None:
+    """Delete and re-add IPv6 routes sharing (table, prefix, metric) in the Host's order."""
+    groups: dict[tuple[int, str, int], list[Route]] = {}
+    for r in host.routes_of(AF_INET6):
+        groups.setdefault((r.table, str(r.dst), r.metric), []).append(r)
+    groups = {k: v for k, v in groups.items() if len(v) > 1 and k[2] != 0}
+    if not groups:
+        return
+    out = lab.ip(ns, "-6", "-N", "-j", "-d", "route", "show", "table", "all").stdout
+    kernel = [kernel_route_key(o, AF_INET6) for o in json.loads(out or "[]")]
+    for (table, dst, metric), routes in groups.items():
+        want = [model_route_key(r) for r in routes]
+        have = [k for k in kernel if (k[1], k[3], k[5]) == (table, dst, metric)]
+        if have == want or sorted(map(str, have)) != sorted(map(str, want)):
+            continue  # already in order, or not the same routes (the route check says so)
+        lines = ["route del " + " ".join(route_args(r)) for r in routes]
+        lines += ["route append " + " ".join(route_args(r)) for r in routes]
+        _batch(lab, ns, lines, "route order", family="-6")
+        notes.append(f"IPv6 routes to {dst} (table {table}, metric {metric}) re-added in the "
+                     "dump's order")
 
 
 def nft_input(host: Host) -> tuple[str, bool] | None:
@@ -566,7 +624,7 @@ def build(lab: Lab, host: Host, *, role: str = "host", nft: bool = True,
     #    the dump's rules could send elsewhere.
     #    Dumped routes the kernel already made from the addresses are not added again
     #    (IPv6 would take a second one: metric 0 means 1024 to ip6_route_add()).
-    made = Counter(kernel_routes(lab, ns))
+    made = Counter(_settled_routes(lab, ns))
     for fam, flag in ((AF_INET, "-4"), (AF_INET6, "-6")):
         routes = []
         for r in host.routes_of(fam):
@@ -577,12 +635,19 @@ def build(lab: Lab, host: Host, *, role: str = "host", nft: bool = True,
                 routes.append(r)
         # Device routes first: a gateway must be reachable when its route is added.
         routes.sort(key=lambda r: (bool(r.gateway) or r.multipath, r.type != "unicast"))
-        _batch(lab, ns, ["route add " + " ".join(route_args(r)) for r in routes], "route",
+        # "append", not "add": a second route of the same prefix and metric (other
+        # device) is refused with NLM_F_EXCL by IPv6 (fib6_add_rt2node()) and IPv4
+        _batch(lab, ns, ["route append " + " ".join(route_args(r)) for r in routes], "route",
                family=flag, ignore=("File exists",), origins=[str(r.origin) for r in routes])
         for r in routes:
             if r.extra:
                 notes.append(f"not modelled: route {r.dst} attributes "
                              + ", ".join(f"{k} {v}" for k, v in r.extra))
+
+    # IPv6 keeps routes of one prefix and metric in a list and takes the first usable
+    # (rt6_select()); the list is in insertion order, which addrconf's work queue
+    # makes racy here: put each such group in the Host's (the dump's) order.
+    _order_v6_groups(lab, ns, host, notes)
 
     # A link without carrier loses it now, after configuration, as a cable pulled
     # or a Wi-Fi gone: its routes stay, marked linkdown (fib_sync_down_dev(),

@@ -7,7 +7,8 @@ bound to ``/run/netns/NAME``); nothing touches the host namespace. A
 every process it started, and on exit — normal, exception or
 ``KeyboardInterrupt`` — kills those processes by PID and deletes those
 namespaces (deleting a namespace destroys its devices, routes, rules and
-nftables tables with it: ``cleanup_net()``).
+nftables tables with it: ``cleanup_net()``). SIGTERM is turned into
+``SystemExit`` (when no handler was set) so that it unwinds the same way.
 
 Example (needs root)::
 
@@ -91,6 +92,7 @@ class Lab:
         self._closed = False
         # Runs at close(), on garbage collection, or at interpreter exit.
         self._finalizer = weakref.finalize(self, Lab._cleanup, self.namespaces, self.processes)
+        _sigterm_unwinds()
 
     # -- context manager -------------------------------------------------
     def __enter__(self) -> "Lab":
@@ -168,6 +170,18 @@ class Lab:
     def _own(self, ns: str) -> None:
         if ns not in self.namespaces:
             raise LabError(f"namespace {ns!r} does not belong to this lab")
+
+
+def _sigterm_unwinds() -> None:
+    """Make SIGTERM raise SystemExit (once, if nobody set a handler), so ``with Lab()``
+    blocks unwind and tear down instead of leaving namespaces behind."""
+    if not _main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _raise)
 
 
 def _main_thread() -> bool:

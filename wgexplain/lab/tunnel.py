@@ -46,13 +46,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from wgexplain.lab.build import address_args, build, nft_input, route_args
 from wgexplain.lab.netns import Lab, LabError, lab_available, run
 from wgexplain.model import AF_INET, Flow, Host, IPAddress
 
-if False:  # pragma: no cover - typing only
+if TYPE_CHECKING:  # pragma: no cover - typing only
     from wgexplain.lab.verify import ProbeOutcome
 
 __all__ = ["ProbeRun", "TunnelPlan", "plan", "probe", "remap_source", "unavailable"]

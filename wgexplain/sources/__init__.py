@@ -15,6 +15,7 @@ file and line. What the dump lacks is then derived by
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -45,6 +46,19 @@ def load_text(text: str, name: str, *, table_names: dict[str, int] | None = None
 def load_raw(source: str | os.PathLike[str], *, text: str | None = None,
              table_names: dict[str, int] | None = None) -> Host:
     """Like :func:`load`, without the derivation step: only what the dump holds."""
+    # A big dump is millions of acyclic objects: the cyclic collector would rescan them
+    # all, again and again, while they are built (seconds for a full BGP table).
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_raw(source, text=text, table_names=table_names)
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def _load_raw(source: str | os.PathLike[str], *, text: str | None,
+              table_names: dict[str, int] | None) -> Host:
     name = os.fspath(source)
     if text is None:
         if name == "-":

@@ -268,12 +268,15 @@ def stmt_from_json(j: Any) -> Stmt:
     return Unknown(kind, _canon(j))
 
 
-def parse_rule_json(exprs: list, file: str = "<nft-json>", line: int = 0) -> Rule:
-    """A rule from its JSON ``expr`` list (the statements)."""
+def parse_rule_json(exprs: list, file: str = "<nft-json>", line: int = 0,
+                    family: str | None = None) -> Rule:
+    """A rule from its JSON ``expr`` list (the statements). With ``family``
+    (the table's), family defaults are made explicit as in
+    :func:`with_family_defaults`."""
     if not isinstance(exprs, list):
         raise DumpError(file, line, "a JSON list of statements", got=_canon(exprs)[:60])
     try:
-        stmts = tuple(stmt_from_json(s) for s in exprs)
+        stmts = with_family_defaults(tuple(stmt_from_json(s) for s in exprs), family)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise DumpError(file, line, "nftables JSON statements (libnftables-json)",
                         got=f"{_canon(exprs)[:40]} ({exc!r})") from None
@@ -490,6 +493,7 @@ class NftPostLex:
         self.headers: list[Token | None] = []  # first token of each open block's header line
         self.first: Token | None = None  # first token of the item being read
         self.last_end = 0
+        self.prev_type = ""
 
     def process(self, stream: Iterable[Token]) -> Iterator[Token]:
         # state lives on self: lark restarts process() after an error recovery
@@ -523,6 +527,8 @@ class NftPostLex:
                     yield sep
                 if stack and stack.pop() == "b" and headers:
                     self.first = headers.pop()
+                    self.last_end = tok.end_pos
+                self.prev_type = t
                 yield tok
                 continue
             if first is None and t != "HANDLE":
@@ -537,13 +543,14 @@ class NftPostLex:
             if t == "LBRACE":
                 depth = len(stack)
                 line_first = first.value if first is not None else None
-                block = (not self.rule_mode and (
+                block = self.prev_type in ("JUMP", "GOTO") or (not self.rule_mode and (
                     (depth == 0 and line_first in _BLOCK_KW_TOP)
                     or (depth == 1 and line_first in _BLOCK_KW_TABLE)))
                 stack.append("b" if block else "l")
                 if block:  # a block's items start after its "{"; its header resumes at "}"
                     headers.append(first)
                     self.first = None
+            self.prev_type = t
             yield tok
         if self.first is not None:
             first = self.first
@@ -732,6 +739,7 @@ class _ToJson(Transformer):
         self.file = file
         self.line_base = line_base
         self.source = source
+        self.bindings: list = []
 
     # ---- values ----------------------------------------------------------
     def value(self, ch):
@@ -974,6 +982,14 @@ class _ToJson(Transformer):
 
     def goto(self, ch):
         return {"goto": {"target": ch[1]}}
+
+    def chain_binding(self, ch):
+        """``jump { rules }``: an anonymous chain bound to the rule (nft's
+        chain binding), kept as a regular chain named like nft names it
+        internally (``__chainN``) and attached to the table."""
+        name = f"__chain{len(self.bindings)}"
+        self.bindings.append(["chain", name, self._items(ch[1:]), 0])
+        return {ch[0].value: {"target": name}}
 
     def name(self, ch):
         return _unquote(ch[0].value)
@@ -1514,7 +1530,10 @@ class _Structure(_ToJson):
 
     def table(self, ch):
         fam, name, *items = ch
-        return ["table", fam or "ip", name, self._items(items), 0]
+        out = self._items(items)
+        out += [(b, 0) for b in self.bindings]
+        self.bindings = []
+        return ["table", fam or "ip", name, out, 0]
 
     def flush(self, ch):
         return ["flush"]
@@ -1848,14 +1867,29 @@ def _build_flowtable(name: str, items: list, fam: str, table: str, line: int, fi
 # ===========================================================================
 
 _FRIENDLY = {
-    "WORD": "a word", "STRING": "a quoted string", "NL": "end of line", "LBRACE": "'{'",
+    "WORD": "a value", "STRING": "a quoted string", "NL": "end of line", "LBRACE": "'{'",
     "RBRACE": "'}'", "SEMICOLON": "';'", "HANDLE": "'# handle N'", "SETREF": "'@set'",
-    "VERDICT": "a verdict", "COMMA": "','", "COLON": "':'", "EQUAL": "'='",
+    "VERDICT": "a verdict", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "$END": "end of input",
+    "PROTO": "a protocol (tcp, udp, ...)", "EXTHDR_KW": "an extension header",
+    "META_UNQ": "a meta key", "NAT_KIND": "snat/dnat/masquerade/redirect", "RAW": "'@nh,16,8'",
+    "FAM_IP": "ip", "FAM_IP6": "ip6", "FAM_INET": "inet", "FAM_ARP": "arp",
+    "FAM_BRIDGE": "bridge", "FAM_NETDEV": "netdev", "EXISTS": "exists/missing",
+    "RELWORD": "a comparison", "CT_DIR": "original/reply", "LPAR": "'('", "RPAR": "')'",
+    "DOT": "'.'", "MINUS": "'-'", "SLASH": "'/'", "VBAR": "'|'", "AMPERSAND": "'&'",
+    "EQ": "'=='", "NE": "'!='", "LT": "'<'", "GT": "'>'", "LE": "'<='", "GE": "'>='",
 }
 
 
 def _expected(exc: UnexpectedInput) -> str:
-    exp = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
+    exp: list[str] = []
+    ip = getattr(exc, "interactive_parser", None)
+    if ip is not None:
+        try:
+            exp = sorted(ip.accepts())
+        except Exception:  # pragma: no cover - accepts() replays the parser; never fatal
+            exp = []
+    if not exp:
+        exp = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
     names = []
     for e in exp:
         if e in _FRIENDLY:
@@ -1903,6 +1937,7 @@ def _parse(text: str, start: str, file: str, first_line: int) -> Any:
     postlex.reset()
     tr = parser.options.transformer
     tr.file, tr.line_base, tr.source = file, first_line - 1, text
+    tr.bindings = []
     try:
         return parser.parse(text, start=start, on_error=_keyword_as_word)
     except DumpError:

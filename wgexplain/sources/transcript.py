@@ -119,7 +119,7 @@ def parse_command(cmdline: str) -> Command | None:
             piped = rest
         text = text.strip()
     try:
-        argv = shlex.split(text, comments=False)
+        argv = shlex.split(text, comments=True)
     except ValueError:
         argv = text.split()
     argv = [a for a in argv if not re.fullmatch(r"\d?>&?\S*|2>/dev/null", a)]  # redirections
@@ -351,7 +351,9 @@ def split_prompt(line: str) -> tuple[int, Command] | None:
 # ------------------------------------------------------------------ output shapes
 
 _ROUTE_START = frozenset(ROUTE_TYPES) | {"default"}
-_ADDRISH = re.compile(r"[0-9a-fA-F:.]*[.:][0-9a-fA-F:.]*(?:/\d+)?|0/\d+")
+_ADDRISH = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}"                      # IPv4
+                      r"|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}"         # IPv6
+                      r"(?:\d{1,3}(?:\.\d{1,3}){3})?)(?:/\d{1,3})?|0/\d{1,3}")
 _RULE_LINE = re.compile(r"\s*\d+:\s")
 _LINK_HEAD = re.compile(r"\d+: \S")
 _SYSCTL_LINE = re.compile(r"[\w.\-/*]+\.[\w.\-/*]+ ?= ?.*|sysctl: .*|/proc/sys/\S+:.*")
@@ -370,7 +372,7 @@ def _is_route_line(line: str) -> bool:
     if t in _ROUTE_START:
         return len(toks) > 1 and (t == "default" or toks[1] == "default"
                                   or _ADDRISH.fullmatch(toks[1]) is not None)
-    return _ADDRISH.fullmatch(t) is not None and any(c.isdigit() for c in t)
+    return _ADDRISH.fullmatch(t) is not None
 
 
 def _line_classifier(cmd: Command) -> Callable[[str], bool] | None:
