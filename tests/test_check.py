@@ -155,3 +155,23 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "ip-rule.txt:1" in res.output
     assert "Traceback" not in res.output
+
+
+def test_no_tunnel_means_no_leak_findings(tmp_path: Path) -> None:
+    """A machine without WireGuard: leaks are not defined (said as not checked); the LAN
+    checks still run."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    src = EXAMPLES / "wg-quick" / "bundle"
+    blocks = (src / "ip-addr.txt").read_text().split("\n4: ")[0]  # lo and eth0, not wgq0
+    assert "wgq0" not in blocks and "eth0" in blocks
+    (plain / "ip-addr.txt").write_text(blocks.rstrip("\n") + "\n")
+    (plain / "ip-route.txt").write_text(
+        "default via 192.168.1.1 dev eth0 proto dhcp metric 100\n"
+        "192.168.1.0/24 dev eth0 proto kernel scope link src 192.168.1.50\n")
+    report = _check(plain)
+    nc = {n.id: n.why for n in report.not_checked}
+    for id_ in ("ipv6-leak", "dns-leak", "no-killswitch", "rp-filter", "endpoint-loop"):
+        assert id_ in nc
+    assert set(report.ids()) <= {"lan-exposed", "lan-unreachable"}
+    assert "lan-exposed" in report.ids()  # no firewall: inbound from the LAN accepted

@@ -110,3 +110,12 @@ def test_conf_defaults_and_fallbacks() -> None:
     assert c.maxconf("eth0", "rp_filter") == 1
     assert c.forwarding("eth0") is False
     assert any("forwarding = 0 (kernel default)" in a for a in c.assumed)
+
+
+def test_ipv6_anycast_routes_only_with_forwarding() -> None:
+    """addrconf_join_anycast(): seen as 'anycast 2001:db8:1:: ... table local' in the lab."""
+    addrs = [("eth0", "2001:db8:1::10/64"), ("eth0", "fd00::2/128")]
+    assert not any(r.type == "anycast" for r in host(addrs=addrs).routes)
+    h = host(addrs=addrs, sysctls={"net.ipv6.conf.all.forwarding": "1"})
+    assert {format_route(r, "local") for r in h.routes if r.type == "anycast"} == {
+        "anycast 2001:db8:1:: dev eth0 table local proto kernel metric 0 pref medium"}

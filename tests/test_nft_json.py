@@ -83,7 +83,7 @@ def test_to_json_round_trip() -> None:
     ({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": {"set": ["new", "untracked"]}}},
      rs.Match(rs.Ct("state"), "==", rs.SetLiteral(("new", "untracked")))),
     ({"match": {"op": "!", "left": {"ct": {"key": "status"}}, "right": "dnat"}},
-     rs.Match(rs.Ct("status"), "!=", "dnat")),
+     rs.Match(rs.Ct("status"), "!", "dnat")),
     ({"match": {"op": "==", "left": {"&": [{"payload": {"protocol": "tcp", "field": "flags"}},
                                              {"|": [{"|": ["fin", "syn"]}, "rst"]}]}, "right": "syn"}},
      rs.Match(rs.Binop("&", rs.Payload("tcp", "flags"), rs.FlagList(("fin", "syn", "rst"))), "==", "syn")),

@@ -166,6 +166,8 @@ def test_full_listing_with_handles_sets_maps_and_comments() -> None:
     ("ct state { new, untracked } drop",
      (rs.Match(rs.Ct("state"), "==", rs.SetLiteral(("new", "untracked"))), rs.Verdict("drop"))),
     ("ct state != established", (rs.Match(rs.Ct("state"), "!=", "established"),)),
+    ("ct status ! dnat", (rs.Match(rs.Ct("status"), "!", "dnat"),)),
+    ("tcp flags ! fin,rst", (rs.Match(rs.Payload("tcp", "flags"), "!", rs.FlagList(("fin", "rst"))),)),
     ("tcp flags syn / fin,syn,rst,ack",
      (rs.Match(rs.Binop("&", rs.Payload("tcp", "flags"), rs.FlagList(("fin", "syn", "rst", "ack"))), "==", "syn"),)),
     ("tcp flags & (syn | ack) == syn | ack",

@@ -113,3 +113,17 @@ def test_ipv6_input_lookup_has_no_rp_filter() -> None:
     r = route_get(H, "2606:4700::1111", src="2001:db8:44::7", iif="wlp0s20f3")
     assert (r.error, r.dev, r.table, r.prefsrc) == (None, "wg-mullvad", TABLE, None)
     assert any("no rp_filter" in n for n in r.notes)
+
+
+def test_ipv6_strict_oif_skips_reject_routes_on_lo() -> None:
+    """rt6_check_dev(): a prohibit route sits on lo, so `oif wlan0` passes over it (lab)."""
+    h = v6host(extra_routes=[route("2001:db8:60::/48", None, type_="prohibit")])
+    assert route_get(h, "2001:db8:60::1").error == "EACCES"
+    r = route_get(h, "2001:db8:60::1", oif="wlp0s20f3")
+    assert (r.error, r.dev) == (None, "wlp0s20f3")  # the default route via fe80::1
+
+
+def test_ipv6_multicast_input_is_emsgsize() -> None:
+    r = route_get(H, "ff02::1", src="fe80::2", iif="wlp0s20f3")
+    assert (r.error, r.type) == ("EMSGSIZE", "multicast")
+    assert kernel_lines(r) == ["RTNETLINK answers: Message too long"]

@@ -40,6 +40,8 @@ OUTPUT = {
     "1.1.1.1 from 192.168.44.83": ("unicast", "wg-mullvad", None, "192.168.44.83", TABLE, 32765, ()),
     "1.1.1.1 oif wlp0s20f3": ("unicast", "wlp0s20f3", "192.168.44.1", "192.168.44.83", 254, 32766, ()),
     "1.1.1.1 oif lo": ("unicast", "lo", None, "192.168.44.83", None, None, ("local",)),
+    # 0.0.0.0/8 is unicast on this kernel (only 0.0.0.0 itself is special)
+    "0.1.2.3": ("unicast", "wg-mullvad", None, "10.147.23.252", TABLE, 32765, ()),
     "10.64.0.1 oif wlp0s20f3": ("unicast", "wlp0s20f3", "192.168.44.1", "192.168.44.83", 254,
                                 32766, ()),
 }
@@ -140,6 +142,11 @@ INPUT = [
     ("192.168.44.5 from 192.168.44.1 iif wlp0s20f3", 1, 0, 0,
      ("unicast", "wlp0s20f3", 254, ("redirect",))),
     ("8.8.8.8 from 192.168.44.5 iif wlp0s20f3", 0, 0, 0, "EHOSTUNREACH"),
+    ("192.168.44.83 from 0.1.2.3 iif wlp0s20f3", 0, 0, 0, ("local", "lo", 255, ("local",))),
+    ("0.1.2.3 from 192.168.44.1 iif wlp0s20f3", 0, 0, 0, "EHOSTUNREACH"),
+    ("0.0.0.0 from 192.168.44.1 iif wlp0s20f3", 0, 0, 0, "EINVAL"),
+    ("224.0.0.1 from 0.0.0.0 iif wlp0s20f3", 0, 0, 0, ("multicast", "lo", None, ("local", "mc"))),
+    ("224.0.0.5 from 192.168.44.1 iif wlp0s20f3", 0, 0, 0, "EINVAL"),
 ]
 
 

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -384,3 +385,35 @@ def test_nft_text_and_json_blocks_in_a_session(ns: str, tmp_path) -> None:  # ty
         (blk,) = host.blocks
         assert blk[0] == cmd and blk[1].line == 2 and "それだけ" not in blk[2]
         assert len(host.rules) >= 14
+
+
+def test_bundle_nft_text_and_json_agree_or_fail_naming_both(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("wgexplain.sources.nft")
+    from wgexplain.errors import DumpError
+    from wgexplain.sources.bundle import read_bundle
+
+    seed = (Path(__file__).resolve().parent.parent / "examples" / "mullvad" / "bundle"
+            / "nft-ruleset.nft")
+    name = f"wgx-srcn-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    try:
+        for dev, peer in (("wg-mullvad", "p0"), ("wlp0s20f3", "p1")):
+            subprocess.run(["ip", "-n", name, "link", "add", dev, "type", "veth", "peer", "name",
+                            peer], check=True, capture_output=True)
+        nft = ["ip", "netns", "exec", name, "nft"]
+        subprocess.run([*nft, "-f", str(seed)], check=True, capture_output=True)
+        text = subprocess.run([*nft, "list", "ruleset"], check=True, capture_output=True,
+                              text=True).stdout
+        js = subprocess.run([*nft, "-j", "list", "ruleset"], check=True, capture_output=True,
+                            text=True).stdout
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    (tmp_path / "nft-ruleset.nft").write_text(text)
+    (tmp_path / "nft-ruleset.json").write_text(js)
+    host = read_bundle(tmp_path)
+    assert host.ruleset is not None and "nft" in host.dumped
+    assert host.blocks[0][1].file.endswith("nft-ruleset.nft")
+    (tmp_path / "nft-ruleset.json").write_text(js.replace("19955", "19956"))
+    with pytest.raises(DumpError) as e:
+        read_bundle(tmp_path)
+    assert e.value.file.endswith("nft-ruleset.nft") and "nft-ruleset.json" in str(e.value)

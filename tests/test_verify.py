@@ -31,12 +31,21 @@ LAB_OK, LAB_WHY = lab_available()
 needs_lab = [pytest.mark.lab, pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")]
 
 
-def _ours() -> set[str]:
-    try:
-        names = os.listdir("/run/netns")
-    except FileNotFoundError:
-        return set()
-    return {n for n in names if n.startswith(("wgx-vfy-", "wgx-prb-"))}
+@pytest.fixture
+def made_namespaces(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every namespace a Lab creates during the test (to check they are all gone after)."""
+    from wgexplain.lab import netns
+
+    made: list[str] = []
+    real = netns.Lab.netns
+
+    def spy(self: netns.Lab, role: str) -> str:
+        name = real(self, role)
+        made.append(name)
+        return name
+
+    monkeypatch.setattr(netns.Lab, "netns", spy)
+    return made
 
 
 # --------------------------------------------------------------------------
@@ -110,12 +119,13 @@ def test_bad_input_is_exit_2_before_any_lab(tmp_path: Path) -> None:
 @pytest.mark.parametrize("sample", SAMPLES)
 @pytest.mark.lab
 @pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")
-def test_verify_agrees_100_percent_on_every_sample(sample: str) -> None:
-    before = _ours()
+def test_verify_agrees_100_percent_on_every_sample(sample: str, made_namespaces: list[str]) -> None:
     host = wgexplain.load(str(EXAMPLES / sample / "bundle"))
     report = verify(host, flows=300)
     print(f"\n{sample}: " + "; ".join(report.headline()))
-    assert _ours() == before, "verify left namespaces behind"
+    assert len(made_namespaces) >= 5  # route lab (2), probe lab (client, peer, relay)
+    left = [n for n in made_namespaces if os.path.exists(f"/run/netns/{n}")]
+    assert not left, f"verify left namespaces behind: {left}"
     assert report.routes.flows >= 300
     assert report.probes, report.probes_skipped  # every sample has a tunnel to probe
     if not report.ok:
@@ -129,18 +139,36 @@ def test_verify_agrees_100_percent_on_every_sample(sample: str) -> None:
         pytest.fail("\n".join(lines), pytrace=False)
 
 
+#: What the real kernel does in each broken sample, as `wgexplain check` says (probe → path)
+BROKEN_PROOF = {
+    # with the tunnel gone, the server sees the client's own LAN address: plaintext
+    "no-killswitch": {"tcp-internet": "tunnel", "tunnel-down-tcp": "direct"},
+    # the encrypted replies fail the strict reverse-path check: nothing gets through
+    "rp-filter": {"tcp-internet": "lost", "udp-internet": "lost", "tcp-lan-gateway": "direct"},
+    # DNS to the LAN router's resolver leaves outside the tunnel
+    "dns-leak": {"dns-udp-lan": "direct", "tcp-internet": "tunnel", "tunnel-down-tcp": "lost"},
+    # the kill switch refuses the LAN
+    "lan": {"tcp-lan-gateway": "refused", "dns-udp-lan": "refused", "tcp-internet": "tunnel"},
+    # IPv6 is not in AllowedIPs: it leaves by eth0 in plaintext, tunnel up or not
+    "ipv6-leak": {"tcp-internet": "tunnel", "tcp6-internet": "direct", "tunnel-down-tcp": "direct"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_PROOF))
 @pytest.mark.lab
 @pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")
-def test_probes_see_the_real_leak_without_a_kill_switch() -> None:
-    """The broken no-killswitch sample: with the tunnel gone the kernel really sends the
-    packet in plaintext (the server sees the client's LAN address), as `check` says."""
-    host = wgexplain.load(str(EXAMPLES / "broken" / "no-killswitch"))
-    report = verify(host, flows=50)
+def test_real_probes_prove_the_broken_samples(name: str) -> None:
+    """Real packets through a real tunnel: the kernel does what `check` says, and the
+    simulator predicts every probe."""
+    host = wgexplain.load(str(EXAMPLES / "broken" / name))
+    report = verify(host, flows=20)
     probes = {p.name: p for p in report.probes}
-    assert probes["tcp-internet"].kernel["path"] == "tunnel"
-    down = probes["tunnel-down-tcp"]
-    assert down.kernel["path"] == "direct" and down.kernel["seen_src"] == "192.168.1.50"
-    assert down.agrees, down.to_json()
+    for case, path in BROKEN_PROOF[name].items():
+        assert probes[case].kernel["path"] == path, probes[case].to_json()
+    if name == "no-killswitch":
+        assert probes["tunnel-down-tcp"].kernel["seen_src"] == "192.168.1.50"
+    bad = [p.to_json() for p in report.probes if not p.agrees]
+    assert not bad, bad
 
 
 @pytest.mark.lab
@@ -153,3 +181,39 @@ def test_cli_verify_json_and_exit_status() -> None:
     assert data["probes"] == [] and data["probes_skipped"] == "--no-probes"
     assert data["route_decisions"]["flows"] >= 100
     assert data["headline"][0].startswith("route decisions: ")
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")
+def test_teardown_runs_when_a_probe_fails(monkeypatch: pytest.MonkeyPatch,
+                                          made_namespaces: list[str]) -> None:
+    """A failure in the middle of the probes still deletes every namespace and stops
+    every wireguard-go and responder this run started."""
+    from wgexplain.lab import netns, tunnel
+
+    started: list[int] = []
+    real_start = netns.Lab.start
+
+    def spy_start(self: netns.Lab, ns: str, argv, **kw):  # type: ignore[no-untyped-def]
+        proc = real_start(self, ns, argv, **kw)
+        started.append(proc.pid)
+        return proc
+
+    def boom(tl, case):  # type: ignore[no-untyped-def]
+        raise RuntimeError("probe failed on purpose")
+
+    monkeypatch.setattr(netns.Lab, "start", spy_start)
+    monkeypatch.setattr(tunnel, "_observe", boom)
+    host = wgexplain.load(str(EXAMPLES / "wg-quick" / "bundle"))
+    with pytest.raises(RuntimeError, match="on purpose"):
+        verify(host, flows=10)
+    assert started, "the probe lab started no process"
+    assert not [n for n in made_namespaces if os.path.exists(f"/run/netns/{n}")]
+    for pid in started:
+        state = ""
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().split(") ", 1)[1][0]
+        except FileNotFoundError:
+            continue
+        assert state in ("Z", "X"), f"process {pid} still running ({state})"

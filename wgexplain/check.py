@@ -479,10 +479,20 @@ def check(host: Host) -> CheckReport:
     """Run every check on ``host``; each finding carries its proving packet's trace."""
     c = _Checker(host)
     dev, t_up = c.taken_tunnel()
-    c.ipv6()
-    c.dns()
-    c.lan()
-    c.killswitch(dev, t_up)
-    c.rp_filter(dev, t_up)
-    c.endpoint_loop(dev, t_up)
+    if dev is None:
+        # a leak is traffic that should be in the tunnel and is not: without a tunnel
+        # that internet traffic takes, there is nothing to leak from
+        why = ("no WireGuard device in the dump" if not c.tunnels else
+               "traffic to the internet does not go into a WireGuard device (a split tunnel, "
+               "or the tunnel is down): " + summarize(t_up))
+        for id_ in ("ipv6-leak", "dns-leak", "no-killswitch", "rp-filter", "endpoint-loop"):
+            c.not_checked.append(NotChecked(id_, why))
+        c.lan()
+    else:
+        c.ipv6()
+        c.dns()
+        c.lan()
+        c.killswitch(dev, t_up)
+        c.rp_filter(dev, t_up)
+        c.endpoint_loop(dev, t_up)
     return CheckReport(c.source, tuple(c.findings), tuple(c.passed), tuple(c.not_checked))

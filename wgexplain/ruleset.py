@@ -17,7 +17,18 @@ Conventions (shared by the text and the JSON reader, ``sources/nft.py``):
 * :class:`Match` ``op`` follows the JSON: ``"=="`` is equality, or set
   membership when the right side is a :class:`SetLiteral` / :class:`SetRef`;
   ``"in"`` is the implicit bitmask test (``ct state established,related``:
-  ``left & right != 0``); ``"!="`` negates either.
+  ``left & right != 0``); ``"!"`` is its negation, none of the bits set
+  (``ct status ! dnat``, ``tcp flags ! fin,rst``: ``left & right == 0``);
+  ``"!="`` is plain inequality, also on flags (``ct state != established``
+  is ``cmp neq`` in the kernel: established,related passes). Checked with
+  ``nft --debug=netlink`` on this kernel (tests/test_nft_kernel.py).
+* Family defaults are explicit, as ``nft -j`` lists them: a bare ``reject``
+  in an inet table is ``Reject("icmpx", "port-unreachable")`` (ip: icmp,
+  ip6: icmpv6); a packet :class:`Limit` without ``burst`` has burst 5, a
+  byte limit burst 0 (``nft_limit_init()``).
+* Times (set and element timeouts) are milliseconds.
+* A chain binding (``jump { ... }``) becomes a regular chain named
+  ``__chainN`` in its table, and the verdict jumps to it.
 * Anything not modelled is kept as :class:`Unknown` (its canonical JSON), so
   nothing is dropped silently; ``unmodelled()`` lists it.
 """
@@ -25,7 +36,7 @@ Conventions (shared by the text and the JSON reader, ``sources/nft.py``):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
 from wgexplain.model import NO_ORIGIN, Origin
@@ -260,8 +271,9 @@ class Match:
     """A relational expression (``nft_cmp_eval()``, ``nft_lookup_eval()``,
     ``nft_range_eval()``, bitmask via ``nft_bitwise`` + cmp).
 
-    ``op``: ``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=`` or ``in`` (JSON
-    semantics, see the module docstring).
+    ``op``: ``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, ``in`` (any bit
+    of right set) or ``!`` (no bit of right set): JSON semantics, see the
+    module docstring.
     """
 
     left: "Expr"

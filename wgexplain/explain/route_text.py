@@ -27,6 +27,7 @@ STRERROR = {
     "EINVAL": "Invalid argument", "EACCES": "Permission denied", "ENODEV": "No such device",
     "EXDEV": "Invalid cross-device link", "EAGAIN": "Resource temporarily unavailable",
     "ESRCH": "No such process", "EPERM": "Operation not permitted",
+    "EMSGSIZE": "Message too long",
 }
 
 _RESULT_STYLE = {

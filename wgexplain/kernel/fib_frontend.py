@@ -300,6 +300,23 @@ def complete(host: Host) -> Host:
                                   ipaddress.IPv6Network(f"{a.ip}/128"), "local", metric=0,
                                   protocol="kernel", nexthops=(Nexthop(dev=a.dev),),
                                   pref="medium", origin=o))
+        conf = Conf(host.sysctls)
+        for a in v6:
+            # addrconf_join_anycast(): with forwarding on, the subnet-router anycast address
+            # of each prefix gets an 'anycast' route in table local
+            if a.flags & {"tentative", "dadfailed"} or a.address.network.prefixlen >= 128:
+                continue
+            if not (conf.conf(a.dev, "forwarding", "ipv6") or
+                    conf.conf_all("forwarding", "ipv6")):
+                continue
+            net = a.address.network.network_address
+            if int(net) == 0:
+                continue
+            o = _derived(host, f"addrconf_join_anycast(): subnet-router anycast of {a.address} "
+                               f"on {a.dev} (IPv6 forwarding is on) ({a.origin})")
+            derived6.append(Route(AF_INET6, RT_TABLE_LOCAL, ipaddress.IPv6Network(f"{net}/128"),
+                                  "anycast", metric=0, protocol="kernel",
+                                  nexthops=(Nexthop(dev=a.dev),), pref="medium", origin=o))
         devs = [link.name for link in sorted(host.links, key=lambda link: link.index)]
         if not devs:
             devs = list(dict.fromkeys(a.dev for a in host.addresses))

@@ -318,8 +318,14 @@ class FibTable:
                     if "dead" in route.flags:
                         continue
                     if TYPE_ERRNO.get(route.type) is not None:
-                        # reject routes carry no device check (fib6_nh is lo)
-                        score = 2 | (_PREF_SCORE.get(route.pref, 2) << 2)
+                        # reject routes sit on the loopback device (rt6_check_dev() sees lo):
+                        # a strict oif lookup skips them
+                        rdev = route.nexthops[0].dev if route.nexthops and \
+                            route.nexthops[0].dev else "lo"
+                        dev_ok = oif is None or rdev == oif
+                        if not dev_ok and strict_oif:
+                            continue
+                        score = (2 if dev_ok else 0) | (_PREF_SCORE.get(route.pref, 2) << 2)
                         if score > best_score:
                             best, best_nh, best_score = route, None, score
                         continue

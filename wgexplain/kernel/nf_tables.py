@@ -718,11 +718,13 @@ def match(m: rs.Match, ev: Eval) -> bool:
     if kind == "ifindex" and isinstance(rv, str) and not ev.ctx.device_exists(rv):
         ev.notes.append(f'"{rv}" does not exist: a rule matching its index (iif/oif) matches nothing')
         return op == "!="
-    if op == "in" or (op == "!=" and rs.is_bitmask(m.left) and isinstance(rv, int)
-                      and not isinstance(m.right, (rs.Range, rs.Prefix))):
-        if op == "in":
-            return (_to_int(value) & _to_int(rv)) != 0
-        return (_to_int(value) & _to_int(rv)) == 0
+    # Flag tests (nft's implicit match on a bitmask type): "in" = any of these bits
+    # set (`ct state established,related`), "!" = none of them (`ct status ! dnat`).
+    # A plain "!=" is a plain inequality: nft compiles `ct state != established` to
+    # `cmp neq` (tests/test_nft_model.py::test_match_operators_mean_what_the_kernel_runs).
+    if op in ("in", "!"):
+        bits = _to_int(value) & _to_int(rv)
+        return bits != 0 if op == "in" else bits == 0
     if isinstance(rv, Interval):
         inside = value in rv
         return inside if op == "==" else (not inside if op == "!=" else _bad_op(op))

@@ -26,6 +26,7 @@ Decisions (documented because the kernel takes them from the caller):
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -299,7 +300,13 @@ def fib_for(host: Host) -> _Fib:
         _CACHE.move_to_end(key)
         fib = hit[1]
     else:
-        fib = _Fib(host)
+        gc_was_on = gc.isenabled()
+        gc.disable()  # the build allocates per route; collections would only rescan them
+        try:
+            fib = _Fib(host)
+        finally:
+            if gc_was_on:
+                gc.enable()
         _CACHE[key] = (host, fib)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -423,7 +430,9 @@ def _is_local_mc4(a: int) -> bool:
 
 
 def _is_zeronet4(a: int) -> bool:
-    return (a & 0xFF000000) == 0
+    """``ipv4_is_zeronet()``: on this kernel only 0.0.0.0 — 0.0.0.0/8 became usable
+    unicast (commit 96125bf9985a; checked in a wgx- namespace: 0.1.2.3 routes)."""
+    return a == 0
 
 
 def _is_loopback4(a: int) -> bool:
@@ -604,7 +613,7 @@ class _Ctx:
         if saddr:
             if _is_mc4(saddr) or saddr == _LBCAST or _is_zeronet4(saddr):
                 self.step("source address", "refused", f"{f.src} cannot be a source address "
-                          "(multicast, broadcast or 0.0.0.0/8): EINVAL")
+                          "(multicast or broadcast): EINVAL")
                 return self.fail("EINVAL", "unreachable")
             if oif is None and (_is_mc4(daddr) or daddr == _LBCAST):
                 dev = self.ip_dev_find(saddr)
@@ -704,8 +713,8 @@ class _Ctx:
                 rtype = "broadcast"
             elif top < 240:
                 rtype = "multicast"
-        elif top == 0 and not forced_local:
-            self.step("destination", "refused", f"{f.dst} is in 0.0.0.0/8: EINVAL")
+        elif daddr == 0 and not forced_local:
+            self.step("destination", "refused", f"{f.dst} cannot be a destination: EINVAL")
             return self.fail("EINVAL", rtype, rule=_pref(out), table=table, route=route)
         if rtype == "broadcast":
             cache = ("local", "brd")
@@ -750,10 +759,10 @@ class _Ctx:
         if daddr == _LBCAST or (saddr == 0 and daddr == 0):
             return self.brd_input(dev, saddr, None, None)
         if _is_zeronet4(saddr):
-            return self._martian("source", f"source {_a4(saddr)} is in 0.0.0.0/8 (only a "
+            return self._martian("source", f"source {_a4(saddr)} is 0.0.0.0 (only a "
                                  "broadcast may come from 0.0.0.0; give 'from ADDR')")
         if _is_zeronet4(daddr):
-            return self._martian("destination", f"destination {f.dst} is in 0.0.0.0/8")
+            return self._martian("destination", f"destination {f.dst} is 0.0.0.0")
         if _is_loopback4(daddr):
             if not localnet:
                 return self._martian("destination", f"destination {f.dst} is a loopback "
@@ -827,7 +836,8 @@ class _Ctx:
         self.step("multicast", "ok", f"{f.dst} (all hosts) is joined by every device: "
                   "delivered locally")
         return self.result(rtype="multicast", dev=self.fib.loopback, gateway=None, src=f.src,
-                           table=None, rule=None, route=None, prefsrc=None, cache=("local", "mc"))
+                           table=None, rule=None, route=None, prefsrc=None, cache=("local", "mc"),
+                           flags=("rt_offload_failed",))
 
     def brd_input(self, dev: str, saddr: int, out: RulesOutcome | None,
                   route: Route | None) -> RouteResult:
@@ -924,6 +934,7 @@ class _Ctx:
 
     def input6(self) -> RouteResult:
         f = self.flow
+
         saddr = int(f.src) if f.src is not None else 0
         key = self.key(iif=f.iif, oif=None, saddr=saddr, mark=f.mark, uid=0)
         self.notes.append("IPv6 has no rp_filter and no forwarding check in the route lookup "
@@ -955,6 +966,15 @@ class _Ctx:
         hit = out.hit
         assert hit is not None
         route = hit.route
+        if input_ and f.dst.is_multicast:
+            # inet6_rtm_getroute() -> rt6_fill_node(): with iif, a multicast destination that
+            # found a route is answered by ip6mr_get_route() (multicast routing), which fails
+            # here with EMSGSIZE ("Message too long") (seen in a wgx- namespace)
+            self.step("multicast", "refused", f"{f.dst} is multicast: for an input lookup the "
+                      "kernel asks multicast routing (ip6mr_get_route()), which answers "
+                      "EMSGSIZE; multicast forwarding is not modelled")
+            return self.fail("EMSGSIZE", route.type, rule=_pref(out), table=out.table,
+                             route=route)
         nh = hit.nexthop
         rtype = route.type
         dev = nh.dev if nh is not None else None

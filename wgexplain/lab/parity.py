@@ -19,6 +19,7 @@ test, input lookups on each device, and random ones, for both families.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import random
 import time
@@ -308,10 +309,21 @@ def _rule_values(host: Host, family: int) -> dict[str, list[Any]]:
     return v
 
 
+def _route_sort_key(r: Any) -> tuple[Any, ...]:
+    return (r.family, r.table, str(r.dst), r.type, r.tos, r.metric,
+            tuple((str(nh.gateway), str(nh.dev)) for nh in r.nexthops))
+
+
 def flows_for(host: Host, n: int = 400, *, seed: int = 0,
               families: Iterable[int] = (AF_INET, AF_INET6)) -> list[Flow]:
     """``n`` flows per family exercising every route, rule selector and device of ``host``."""
     rng = random.Random(seed)
+    # a canonical order, so that the same seed gives the same flows whatever order
+    # the source listed things in
+    host = dataclasses.replace(
+        host, addresses=tuple(sorted(host.addresses, key=lambda a: (a.dev, str(a.address)))),
+        routes=tuple(sorted(host.routes, key=_route_sort_key)),
+        rules=tuple(sorted(host.rules, key=lambda r: (r.family, r.pref))))
     devs = sorted({l.name for l in host.links} | {a.dev for a in host.addresses}
                   | {nh.dev for r in host.routes for nh in r.nexthops if nh.dev})
     present = set(devs)

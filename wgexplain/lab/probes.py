@@ -701,23 +701,44 @@ def _sim_rules(steps: list[dict[str, Any]]) -> list[str]:
 
 def simulate(host: Any, lab: SeedLab, case: Case) -> dict[str, Any]:
     """``wgexplain.kernel.path.trace()`` for one case, in the observation's keys."""
-    from wgexplain.kernel.path import trace
-
     cfg = lab.config
-    dst = target_address(lab, case.target)
+    port = None
     if case.focus == "reply":
         port = int(lab.wg(cfg.tunnel, "show", cfg.tunnel, "listen-port").strip())
-        t = trace(host, str(cfg.lan_address.ip), src=str(cfg.relay), iif=cfg.uplink,
-                  proto="udp", sport=cfg.relay_port, dport=port, direction="in",
-                  state="established").to_json()
-        return {"verdict": t["verdict"], "trace_rules": _sim_rules(t["steps"]),
-                "exact": t["exact"]}
+    t = probe_trace(host, case, target_address(lab, case.target), cfg, listen_port=port,
+                    classid=cfg.classid)
+    return observation_of(case, t)
+
+
+def probe_trace(host: Any, case: Case, dst: str, cfg: Any, *, listen_port: int | None = None,
+                classid: int | None = None) -> Any:
+    """The simulator's trace of one case's probe: the argument mapping of :func:`simulate`.
+
+    ``cfg`` needs ``lan_address``, ``relay``, ``relay_port`` and ``uplink``
+    (a :class:`~wgexplain.lab.topology.SeedConfig`); ``classid`` is the
+    net_cls classid of an excluded sender. Also used without a lab, on the
+    recorded cases (``wgexplain.explain.kernel_record``).
+    """
+    from wgexplain.kernel.path import trace
+
+    if case.focus == "reply":
+        return trace(host, str(cfg.lan_address.ip), src=str(cfg.relay), iif=cfg.uplink,
+                     proto="udp", sport=cfg.relay_port, dport=listen_port, direction="in",
+                     state="established")
     kw: dict[str, Any] = {"proto": case.proto}
     if case.port:
         kw["dport"] = case.port
     if case.excluded:
-        kw["cgroup"] = cfg.classid
-    t = trace(host, dst, **kw).to_json()
+        kw["cgroup"] = classid
+    return trace(host, dst, **kw)
+
+
+def observation_of(case: Case, trace: Any) -> dict[str, Any]:
+    """A simulator trace in the observation's keys (what :func:`compare` compares)."""
+    t = trace.to_json()
+    if case.focus == "reply":
+        return {"verdict": t["verdict"], "trace_rules": _sim_rules(t["steps"]),
+                "exact": t["exact"]}
     egress = t["egress"] if t["verdict"] == "accept" else None
     enc = t.get("encapsulated")
     outer = enc["egress"] if enc and enc.get("verdict") == "accept" and enc.get("egress") else None

@@ -28,7 +28,9 @@ for the machine). Probes are bounded: one UDP datagram or one TCP connect,
 went is what the answering server saw: the relay's address (through the
 tunnel), the client's own address (directly, in plaintext), or nothing.
 
-Not modelled (said in the notes): IPv6 probes; WireGuard devices other than
+IPv6 probes are sent when the dump has an IPv6 default route via a gateway
+on the uplink's IPv6 network (the "internet" is then 2001:db8:100::10).
+Not modelled (said in the notes): WireGuard devices other than
 the one the traffic to the internet takes (they stay veth stand-ins);
 devices other than the uplink are not wired to the lab's internet.
 """
@@ -61,6 +63,11 @@ __all__ = ["ProbeRun", "TunnelPlan", "plan", "probe", "remap_source", "unavailab
 LAB_NETS = (ipaddress.IPv4Network("203.0.113.0/24"), ipaddress.IPv4Network("198.51.100.0/24"))
 INTERNET_HOST = ipaddress.IPv4Address("198.51.100.10")
 INTERNET_DNS = ipaddress.IPv4Address("198.51.100.53")
+#: IPv6 "internet" host and the relay's IPv6 link (documentation prefix 2001:db8::/32).
+INTERNET6 = ipaddress.IPv6Address("2001:db8:100::10")
+RELAY6_NET = ipaddress.IPv6Network("2001:db8:113::/64")
+RELAY6 = ipaddress.IPv6Address("2001:db8:113::76")
+RGW6 = ipaddress.IPv6Address("2001:db8:113::1")
 SERVICE_PORT, DNS_PORT = 443, 53
 #: Devices the lab adds (the relay link, the relay's WireGuard device).
 _RGW, _RUP, _RWG = "wgxrgw", "wgxrup", "wgxrelay"
@@ -87,6 +94,11 @@ class TunnelPlan:
     lan: ipaddress.IPv4Interface  # the client's address on the uplink
     tunnel_addrs: tuple[ipaddress.IPv4Interface, ...]
     far_end: ipaddress.IPv4Address | None  # an address inside the tunnel (e.g. 10.64.0.1)
+    #: IPv6: main's default gateway on the uplink (None: no IPv6 probes) and the
+    #: tunnel device's IPv6 addresses
+    gateway6: ipaddress.IPv6Address | None = None
+    lan6: ipaddress.IPv6Interface | None = None
+    tunnel_addrs6: tuple[ipaddress.IPv6Interface, ...] = ()
 
 
 def _wg_names(host: Host) -> list[str]:
@@ -148,9 +160,24 @@ def plan(host: Host) -> tuple[TunnelPlan | None, str]:
         return None, f"not modelled: {name} has no IPv4 address in the dump"
     far = _far_end(host, name, taddrs)
     allowed = tuple(str(n) for n in peer.allowed_ips) or ("0.0.0.0/0", "::/0")
+    gw6, lan6 = _ipv6_uplink(host, out.dev)
+    taddrs6 = tuple(ipaddress.IPv6Interface(str(a.address)) for a in host.addresses_of(name, 10)
+                    if not a.ip.is_link_local)
     return TunnelPlan(name, dev.fwmark, dev.listen_port, (ep, port), allowed, out.dev,
                       ipaddress.IPv4Address(str(gw)), ipaddress.IPv4Interface(str(lan)),
-                      taddrs, far), ""
+                      taddrs, far, gw6, lan6, taddrs6), ""
+
+
+def _ipv6_uplink(host: Host, uplink: str) -> tuple[Any, Any]:
+    """Main's IPv6 default gateway on ``uplink`` and the uplink's address on its network."""
+    for r in sorted(host.routes_of(10, 254), key=lambda r: r.metric):
+        if r.dst.prefixlen == 0 and r.type == "unicast" and r.dev == uplink and r.gateway \
+                and not r.gateway.is_link_local:
+            for a in host.addresses_of(uplink, 10):
+                if r.gateway in a.address.network and a.ip != r.gateway:
+                    return (ipaddress.IPv6Address(str(r.gateway)),
+                            ipaddress.IPv6Interface(str(a.address)))
+    return None, None
 
 
 def _far_end(host: Host, dev: str, taddrs: tuple[Any, ...]) -> ipaddress.IPv4Address | None:
@@ -303,7 +330,7 @@ class TunnelLab:
         router = [("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "0"),
                   ("net.ipv4.conf.default.rp_filter", "0")]
         lab.sysctl(self.peer, router)
-        lab.sysctl(self.relay, router)
+        lab.sysctl(self.relay, router + [("net.ipv6.conf.all.forwarding", "1")])
         lab.ip(self.peer, "link", "add", _RGW, "type", "veth", "peer", "name", _RUP,
                "netns", self.relay)
         lan_net = tp.lan.network
@@ -312,25 +339,37 @@ class TunnelLab:
                 f"link set {pdev} up", f"addr add {rgw}/24 dev {_RGW}", f"link set {_RGW} up"]
         cmds += [f"addr add {a} dev lo" for a in local
                  if ipaddress.ip_interface(a).ip != self.relay_addr]
+        if tp.gateway6 is not None and tp.lan6 is not None:
+            cmds += [f"addr add {tp.gateway6}/{tp.lan6.network.prefixlen} dev {pdev} nodad",
+                     f"addr add {INTERNET6}/128 dev lo"]
+        cmds.append(f"addr add {RGW6}/64 dev {_RGW} nodad")
         lab.ip(self.peer, "-batch", "-", input="\n".join(cmds) + "\n")
         # the relay: WireGuard server on the endpoint, masquerading the tunnel's traffic
         kc, kr = _genkey(), _genkey()
         self._start_wg(self.relay, _RWG)
         self._setconf(_RWG, ["[Interface]", f"PrivateKey = {kr[0]}",
                              f"ListenPort = {tp.endpoint[1]}", "[Peer]", f"PublicKey = {kc[1]}",
-                             "AllowedIPs = " + ", ".join(f"{a.ip}/32" for a in tp.tunnel_addrs)])
+                             "AllowedIPs = " + ", ".join(
+                                 [f"{a.ip}/32" for a in tp.tunnel_addrs]
+                                 + [f"{a.ip}/128" for a in tp.tunnel_addrs6])])
         rcmds = ["link set lo up", f"addr add {self.relay_addr}/24 dev {_RUP}",
                  f"link set {_RUP} up", f"link set {_RWG} up"]
         if tp.far_end is not None:
             rcmds.append(f"addr add {tp.far_end}/32 dev {_RWG}")
         rcmds += [f"route add {a.ip}/32 dev {_RWG}" for a in tp.tunnel_addrs]
-        rcmds.append(f"route add default via {rgw}")
+        rcmds += [f"route add {a.ip}/128 dev {_RWG}" for a in tp.tunnel_addrs6]
+        rcmds += [f"route add default via {rgw}", f"addr add {RELAY6}/64 dev {_RUP} nodad",
+                  f"route add default via {RGW6}"]
         lab.ip(self.relay, "-batch", "-", input="\n".join(rcmds) + "\n")
         saddrs = ", ".join(str(a.ip) for a in tp.tunnel_addrs)
+        nat6 = ""
+        if tp.tunnel_addrs6:
+            s6 = ", ".join(str(a.ip) for a in tp.tunnel_addrs6)
+            nat6 = f"    oifname \"{_RUP}\" ip6 saddr {{ {s6} }} masquerade\n"
         lab.exec(self.relay, ["nft", "-f", "-"], input=(
-            "table ip wgxrelay {\n  chain post {\n"
+            "table inet wgxrelay {\n  chain post {\n"
             "    type nat hook postrouting priority srcnat; policy accept;\n"
-            f"    oifname \"{_RUP}\" ip saddr {{ {saddrs} }} masquerade\n  }}\n}}\n"))
+            f"    oifname \"{_RUP}\" ip saddr {{ {saddrs} }} masquerade\n{nat6}  }}\n}}\n"))
         # the client: the stand-in replaced by a real WireGuard device of the same name
         lab.ip(self.client, "link", "del", tp.dev)
         self._start_wg(self.client, tp.dev)
@@ -339,8 +378,8 @@ class TunnelLab:
             conf.append(f"ListenPort = {tp.listen_port}")
         if tp.fwmark:
             conf.append(f"FwMark = {tp.fwmark:#x}")
-        conf += ["[Peer]", f"PublicKey = {kr[1]}", "AllowedIPs = " + ", ".join(tp.allowed_ips),
-                 f"Endpoint = {self.relay_addr}:{tp.endpoint[1]}"]
+        # the peer comes last (below): no handshake may happen before the dump's
+        # routes and ruleset are in place, or it would be made under another config
         self._setconf(tp.dev, conf)
         link = host.link(tp.dev)
         ccmds = [f"link set {tp.dev} addrgenmode none"]
@@ -352,10 +391,12 @@ class TunnelLab:
         lab.ip(self.client, "-batch", "-", input="\n".join(ccmds) + "\n")
         self._tunnel_routes()
         self._reload_ruleset()
-        from wgexplain.lab.topology import Responder
-
-        self.internet = Responder(lab, self.peer, [INTERNET_HOST, INTERNET_DNS, tp.gateway],
-                                  [SERVICE_PORT, DNS_PORT])
+        self.wg(tp.dev, "set", tp.dev, "peer", kr[1], "allowed-ips", ",".join(tp.allowed_ips),
+                "endpoint", f"{self.relay_addr}:{tp.endpoint[1]}")
+        listen: list[Any] = [INTERNET_HOST, INTERNET_DNS, tp.gateway]
+        if tp.gateway6 is not None:
+            listen.append(INTERNET6)
+        self.internet = Responder(lab, self.peer, listen, [SERVICE_PORT, DNS_PORT])
         self.inside = (Responder(lab, self.relay, [tp.far_end], [SERVICE_PORT, DNS_PORT])
                        if tp.far_end is not None else None)
         others = [n for n in _wg_names(host) if n != tp.dev]
@@ -386,6 +427,10 @@ class TunnelLab:
             self.notes.append("nft ruleset not reloaded: "
                               + " | ".join(proc.stderr.strip().splitlines()[:3]))
 
+    def client_port(self) -> int:
+        """The listen port wireguard-go chose (or was given) for the client's device."""
+        return int(self.wg(self.plan.dev, "show", self.plan.dev, "listen-port").strip())
+
     def tunnel_down(self) -> None:
         """Stop the client's wireguard-go: the device and its routes vanish (as on a crash)."""
         dev = self.plan.dev
@@ -405,8 +450,6 @@ class TunnelLab:
     # -- probes ----------------------------------------------------------------
     def send(self, proto: str, dst: str, port: int, timeout: float) -> dict[str, Any]:
         """One bounded probe from a new process in the client namespace."""
-        from wgexplain.lab.probes import SENDER
-
         argv = ["nsenter", f"--net=/run/netns/{self.client}", sys.executable, "-I", "-S", "-c",
                 SENDER, proto, dst, str(port), str(timeout)]
         try:
@@ -417,6 +460,95 @@ class TunnelLab:
             return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
         except (IndexError, ValueError):
             raise LabError(f"probe {proto} {dst}:{port} failed: {out.stderr.strip()[-300:]}") from None
+
+
+# --------------------------------------------------------------------------
+# the processes that send and answer (both families)
+# --------------------------------------------------------------------------
+
+#: Answers every UDP datagram and TCP connection with the caller's address and logs
+#: "PROTO PORT CALLER" (as :data:`wgexplain.lab.topology.RESPONDER`, IPv4 and IPv6).
+RESPONDER = r"""
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for addr in sys.argv[1].split(","):
+  fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+  for port in [int(p) for p in sys.argv[2].split(",")]:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+      s = socket.socket(fam, kind)
+      s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+      s.bind((addr, port))
+      if kind == socket.SOCK_STREAM:
+        s.listen(16)
+      sel.register(s, selectors.EVENT_READ, ("udp" if kind == socket.SOCK_DGRAM else "tcp", port))
+print("ready", flush=True)
+while True:
+  for key, _ in sel.select():
+    proto, port = key.data
+    try:
+      if proto == "udp":
+        data, peer = key.fileobj.recvfrom(2048)
+        key.fileobj.sendto(peer[0].encode(), peer)
+      else:
+        conn, peer = key.fileobj.accept()
+        conn.sendall(peer[0].encode()); conn.close()
+      print("%s %d %s" % (proto, port, peer[0]), flush=True)
+    except OSError as exc:
+      print("error %s %d %s" % (proto, port, exc), flush=True)
+"""
+
+#: One probe (one UDP datagram or one TCP connect); prints the errno, reply, local address.
+SENDER = r"""
+import errno, json, socket, sys
+proto, dst, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+res = {"errno": None, "reply": None, "local": None}
+try:
+    s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.connect((dst, port)); res["local"] = s.getsockname()[0]
+    if proto == "udp":
+        s.send(b"wgx-probe")
+    try:
+        res["reply"] = s.recv(256).decode()
+    except TimeoutError:
+        if proto == "tcp":
+            raise
+except OSError as e:
+    res["errno"] = ("ETIMEDOUT" if isinstance(e, TimeoutError) or e.errno is None
+                    else errno.errorcode.get(e.errno, str(e.errno)))
+print(json.dumps(res))
+"""
+
+
+class Responder:
+    """A :data:`RESPONDER` in one namespace, with the calls it logged (proto, port, caller)."""
+
+    def __init__(self, lab: Lab, ns: str, addresses: list[Any], ports: list[int]) -> None:
+        import threading
+
+        from wgexplain.lab.topology import readline
+
+        self.proc = lab.start(ns, [sys.executable, "-I", "-S", "-u", "-c", RESPONDER,
+                                   ",".join(map(str, addresses)), ",".join(map(str, ports))])
+        self.calls: list[tuple[str, int, str]] = []
+        self._lock = threading.Lock()
+        first = readline(self.proc, 5.0)
+        if first.strip() != "ready":
+            raise LabError(f"responder in {ns} did not start (exit {self.proc.poll()}): {first!r}")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            parts = raw.decode(errors="replace").split()
+            if len(parts) == 3 and parts[0] in ("udp", "tcp"):
+                with self._lock:
+                    self.calls.append((parts[0], int(parts[1]), parts[2]))
+
+    def seen(self) -> list[tuple[str, int, str]]:
+        with self._lock:
+            return list(self.calls)
 
 
 # --------------------------------------------------------------------------
@@ -442,16 +574,24 @@ def cases(tp: TunnelPlan) -> list[Case]:
         Case("dns-tcp-outside", "DNS over TCP to a resolver outside the tunnel", "tcp",
              str(INTERNET_DNS), DNS_PORT),
         Case("tcp-lan-gateway", "TCP to the LAN router", "tcp", str(tp.gateway), SERVICE_PORT),
+        Case("dns-udp-lan", "DNS over UDP to the LAN router's resolver", "udp", str(tp.gateway),
+             DNS_PORT),
     ]
     if tp.far_end is not None:
         out.append(Case("dns-udp-inside", f"DNS over UDP to {tp.far_end}, inside the tunnel",
                         "udp", str(tp.far_end), DNS_PORT))
+    if tp.gateway6 is not None:
+        out.append(Case("tcp6-internet", "TCP to an IPv6 internet host", "tcp", str(INTERNET6),
+                        SERVICE_PORT))
     out += [
         Case("tunnel-down-tcp", f"{tp.dev} gone: TCP to an internet host", "tcp",
              str(INTERNET_HOST), SERVICE_PORT, tunnel_down=True),
         Case("tunnel-down-udp", f"{tp.dev} gone: UDP to an internet host", "udp",
              str(INTERNET_HOST), SERVICE_PORT, tunnel_down=True),
     ]
+    if tp.gateway6 is not None:
+        out.append(Case("tunnel-down-tcp6", f"{tp.dev} gone: TCP to an IPv6 internet host",
+                        "tcp", str(INTERNET6), SERVICE_PORT, tunnel_down=True))
     return out
 
 
@@ -462,18 +602,29 @@ def _simulate(host: Host, tl: TunnelLab, case: Case) -> tuple[dict[str, Any], bo
     tp = tl.plan
     t = trace(host, case.dst, proto=case.proto, dport=case.port)
     tcp = case.proto == "tcp"
+    lost = {"path": "lost", "errno": "ETIMEDOUT" if tcp else None, "seen_src": None}
     if t.verdict != "accept" or t.egress is None:
-        return {"path": "refused", "errno": t.errno, "seen_src": None}, t.all_exact, None
+        # a dropped TCP SYN is retransmitted until the timeout: the sender sees ETIMEDOUT
+        path = "lost" if t.errno in (None, "ETIMEDOUT") else "refused"
+        return {"path": path, "errno": t.errno, "seen_src": None}, t.all_exact, None
     dev = t.egress.dev
     if dev == tp.dev:
         enc = t.encapsulated
         if enc is None or enc.verdict != "accept" or enc.egress is None:
-            return ({"path": "lost", "errno": "ETIMEDOUT" if tcp else None, "seen_src": None},
-                    t.all_exact, None)
+            return lost, t.all_exact, None
         if enc.egress.dev != tp.uplink:
             return {}, t.all_exact, f"the encrypted packet leaves by {enc.egress.dev}, not the uplink"
+        # WireGuard sends nothing before a handshake, whose response comes back from the
+        # endpoint like any encrypted reply: if that is dropped, nothing gets through
+        back = trace(host, str(enc.egress.src), src=str(enc.egress.dst), iif=enc.egress.dev,
+                     proto="udp", sport=enc.egress.dport,
+                     dport=enc.egress.sport or tl.client_port(), direction="in",
+                     state="established")
+        if back.verdict != "accept":
+            return lost, t.all_exact and back.all_exact, None
         inside = tp.far_end is not None and case.dst == str(tp.far_end)
-        seen = t.egress.src if inside else str(tl.relay_addr)
+        seen = t.egress.src if inside else (str(tl.relay_addr) if ":" not in case.dst
+                                            else str(RELAY6))
         return {"path": "tunnel", "errno": None, "seen_src": seen}, t.all_exact, None
     if dev != tp.uplink:
         return {}, t.all_exact, f"it leaves by {dev}, which the lab does not wire to its internet"
@@ -496,7 +647,7 @@ def _observe(tl: TunnelLab, case: Case) -> dict[str, Any]:
     seen = calls[0][2] if calls else None
     errno = sent.get("errno")
     if seen is not None:
-        tunnel = {str(tl.relay_addr)} | {str(a.ip) for a in tp.tunnel_addrs}
+        tunnel = {str(tl.relay_addr), str(RELAY6)} | {str(a.ip) for a in tp.tunnel_addrs}
         path = "tunnel" if seen in tunnel else "direct"
     else:
         path = "refused" if errno not in (None, "ETIMEDOUT") else "lost"
@@ -562,5 +713,7 @@ def probe(host: Host, *, progress: Progress = lambda _m: None) -> ProbeRun:
                                                           else None),
                                                  kern, sim, _differs(kern, sim), exact))
             res.notes += tl.notes
-    res.notes.append("not modelled: IPv6 probes (route decisions cover IPv6)")
+    if tp.gateway6 is None:
+        res.notes.append("no IPv6 probes: the dump has no IPv6 default route via a gateway on "
+                         f"{tp.uplink}'s IPv6 network (route decisions cover IPv6)")
     return res

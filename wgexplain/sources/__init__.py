@@ -2,8 +2,9 @@
 
 The public API::
 
-    load(source, *, text=None) -> Host      # a path, a bundle directory, or "-"
-    load_text(text, name) -> Host           # the same for text in hand
+    load(source, *, text=None, table_names=None) -> Host   # a path, a bundle dir, or "-"
+    load_text(text, name, *, table_names=None) -> Host      # the same for text in hand
+    load_raw(source, *, text=None, table_names=None) -> Host  # without the derivation
 
 ``source`` is a pasted terminal session (``transcript``), a bundle directory
 (``bundle``), a single bundle file (``ip-route.txt``, ``nft-ruleset.nft``...)
@@ -25,7 +26,7 @@ from wgexplain.model import AF_INET, Host, Origin
 from wgexplain.sources.assemble import Collector, complete, nft_parser
 from wgexplain.sources.transcript import Block, looks_like_session, split_session
 
-__all__ = ["load", "load_text", "read_session", "DumpError"]
+__all__ = ["load", "load_text", "load_raw", "read_session", "DumpError"]
 
 
 def load(source: str | os.PathLike[str], *, text: str | None = None,
@@ -34,7 +35,12 @@ def load(source: str | os.PathLike[str], *, text: str | None = None,
 
     ``text``: the content, already read (``source`` then only names it).
     ``table_names``: an ``rt_tables`` mapping (name -> id) for custom names.
+    ``"--live"`` reads the running kernel (read-only, see ``sources.live``).
     """
+    if os.fspath(source) == "--live" and text is None:
+        from wgexplain.sources.live import load_live
+
+        return load_live()
     return complete(load_raw(source, text=text, table_names=table_names))
 
 

@@ -89,7 +89,6 @@ class Collector:
             lst.append(r)
         for f in fams:
             mine_tables = {t for (ff, t) in by_table if ff == f}
-            mine = bool(mine_tables)
             self.dumped.add(f"{_fam(f)}-route")
             if table == "all":
                 tables = sorted(mine_tables)
@@ -101,7 +100,7 @@ class Collector:
                 else:
                     # every real "table all" listing has table local (at least lo's
                     # 127.0.0.1 / ::1): this one was cut, so only its tables are known
-                    if mine:
+                    if mine_tables:
                         self.warnings.append(
                             f"{origin}: a 'table all' listing without table local: only the "
                             f"tables it shows ({', '.join(str(t) for t in tables)}) count as "

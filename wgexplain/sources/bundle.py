@@ -118,12 +118,18 @@ def _key(what: str, value: Any) -> Any:
     return _strip_origins(value)
 
 
+#: fields that differ between two correct listings of the same state: where a fact was
+#: read, nft's handles (``nft -j`` prints them, ``nft list`` only with ``-a``) and a rule's
+#: text as printed (JSON has none: the nft reader renders one, e.g. reject's defaults)
+_NOT_COMPARED = frozenset({"origin", "handle", "text"})
+
+
 def _strip_origins(obj: Any) -> Any:
-    """A comparable view of model objects without their origins."""
+    """A comparable view of model objects without their origins (and nft handles)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return (type(obj).__name__,) + tuple(
             _strip_origins(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-            if f.name != "origin" and not isinstance(getattr(obj, f.name), Origin))
+            if f.name not in _NOT_COMPARED and not isinstance(getattr(obj, f.name), Origin))
     if isinstance(obj, (list, tuple)):
         return tuple(_strip_origins(x) for x in obj)
     return obj

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from wgexplain.errors import DumpError
-from wgexplain.model import AF_INET, AF_INET6, Rule
+from wgexplain.model import AF_INET, Rule
 from wgexplain.sources import rtnames
 from wgexplain.sources.jsonlines import json_items
 
@@ -331,4 +331,4 @@ def rule_key(r: Rule) -> tuple[Any, ...]:
     return tuple(getattr(r, fl.name) for fl in dataclasses.fields(r) if fl.name != "origin")
 
 
-__all__ = ["parse_rules_text", "parse_rules_json", "rule_key", "AF_INET6"]
+__all__ = ["parse_rules_text", "parse_rules_json", "rule_key"]

@@ -429,8 +429,7 @@ def _nft_text_end(lines: list[str], start: int, stop: int) -> int:
     return last
 
 
-def _json_end(lines: list[str], start: int, stop: int, file: str, first_line: int,
-              line0: int) -> int:
+def _json_end(lines: list[str], start: int, stop: int, file: str) -> int:
     """Index after the JSON value starting at the first non-blank line of the block."""
     import json as _json
 
@@ -440,7 +439,7 @@ def _json_end(lines: list[str], start: int, stop: int, file: str, first_line: in
     if i >= stop:
         return start
     if lines[i].lstrip()[:1] not in ("[", "{"):
-        raise DumpError(file, line0 + i, "JSON output ('[' or '{') after a -j command",
+        raise DumpError(file, 1 + i, "JSON output ('[' or '{') after a -j command",
                         got=lines[i].strip())
     text = "\n".join(lines[i:stop])
     dec = _json.JSONDecoder()
@@ -448,7 +447,7 @@ def _json_end(lines: list[str], start: int, stop: int, file: str, first_line: in
     try:
         _, end = dec.raw_decode(text, lead)
     except _json.JSONDecodeError as e:
-        raise DumpError(file, line0 + i + text.count("\n", 0, e.pos), f"valid JSON ({e.msg})",
+        raise DumpError(file, 1 + i + text.count("\n", 0, e.pos), f"valid JSON ({e.msg})",
                         got=text[e.pos:e.pos + 40].split("\n", 1)[0]) from None
     return i + text.count("\n", 0, end) + 1
 
@@ -491,7 +490,7 @@ def split_session(text: str, file: str) -> list[Block]:
         start = i + 1
         stop = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
         if cmd.json:
-            end = _json_end(lines, start, stop, file, 1, 1)
+            end = _json_end(lines, start, stop, file)
         elif cmd.kind == "nft":
             end = _nft_text_end(lines, start, stop)
         elif cmd.values_only and cmd.args and not any("*" in a for a in cmd.args):
