@@ -163,7 +163,7 @@ def test_no_tunnel_means_no_leak_findings(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     src = EXAMPLES / "wg-quick" / "bundle"
-    blocks = (src / "ip-addr.txt").read_text().split("\n4: ")[0]  # lo and eth0, not wgq0
+    blocks = (src / "ip-addr.txt").read_text().split("\n3: ")[0]  # lo and eth0, not wgq0
     assert "wgq0" not in blocks and "eth0" in blocks
     (plain / "ip-addr.txt").write_text(blocks.rstrip("\n") + "\n")
     (plain / "ip-route.txt").write_text(

@@ -102,10 +102,7 @@ def load_source(source: str | None, live: bool = False) -> Host:
     if live:
         from wgexplain.sources import live as live_mod
 
-        reader = getattr(live_mod, "load_live", None) or getattr(live_mod, "capture", None)
-        if reader is None:
-            raise UsageError("--live is not available in this build")
-        return reader()  # type: ignore[no-any-return]
+        return live_mod.load_live()
     if not source:
         raise UsageError("expected a SOURCE (a file, a bundle directory, or -) or --live")
     from wgexplain import load

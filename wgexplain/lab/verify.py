@@ -178,10 +178,10 @@ class VerifyReport:
     def headline(self) -> list[str]:
         """``route decisions: 412/412 agree (100%)`` and the probes' line."""
         r = self.routes
-        compared = r.flows - _inexact_disagreeing(r)
-        pct = 100.0 * r.agree / compared if compared else 100.0
-        lines = [f"route decisions: {r.agree}/{compared} agree ({_pct(pct)})"
-                 + (f"; {len(r.unmodelled)} not modelled by the simulator"
+        agree, compared = exact_counts(r)
+        pct = 100.0 * agree / compared if compared else 100.0
+        lines = [f"route decisions: {agree}/{compared} agree ({_pct(pct)})"
+                 + (f"; {len(r.unmodelled)} not modelled by the simulator (not counted)"
                     if r.unmodelled else "")]
         if r.route_diff is not None:
             derived_ok = r.route_diff.same
@@ -204,7 +204,7 @@ class VerifyReport:
             "ok": self.ok,
             "headline": self.headline(),
             "route_decisions": {
-                "flows": r.flows, "agree": r.agree,
+                "flows": r.flows, "compared": exact_counts(r)[1], "agree": exact_counts(r)[0],
                 "disagree": len(r.disagreements),
                 "unmodelled": len(r.unmodelled),
                 "refused_by_kernel": r.kernel_errors,
@@ -225,9 +225,11 @@ def _pct(p: float) -> str:
     return f"{p:.0f}%" if p in (0.0, 100.0) else f"{p:.1f}%"
 
 
-def _inexact_disagreeing(r: ParityReport) -> int:
-    """Flows the simulator marked inexact and that do not agree (not counted either way)."""
-    return r.flows - r.agree - len(r.disagreements)
+def exact_counts(r: ParityReport) -> tuple[int, int]:
+    """(agree, compared) over the flows the simulator answered exactly: a flow it marked
+    "not modelled" is counted neither as agreement nor as disagreement."""
+    compared = r.flows - len(r.unmodelled)
+    return compared - len(r.disagreements), compared
 
 
 def categories(flows: Sequence[Flow], report: ParityReport) -> tuple[Category, ...]:

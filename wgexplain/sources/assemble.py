@@ -153,7 +153,11 @@ class Collector:
 
     def host(self) -> Host:
         links = tuple(sorted(self.links.values(), key=lambda lk: lk.index))
-        addresses = tuple(a for dev in self.addresses for a in self.addresses[dev])
+        # in the order `ip addr` lists them: by interface index, then as dumped
+        # (not by dict order, which followed a set of names and so the hash seed)
+        index = {lk.name: lk.index for lk in links}
+        devs = sorted(self.addresses, key=lambda d: (index.get(d, 1 << 31), d))
+        addresses = tuple(a for dev in devs for a in self.addresses[dev])
         rules = tuple(r for fam in sorted(self.rules) for r in self.rules[fam][0])
         routes = [r for key in self.routes for r in self.routes[key][0]]
         covered = set(self.routes)
