@@ -140,6 +140,19 @@ def test_ipproto_ports_tos() -> None:
     assert route_get(hh, "1.1.1.1").dev == "eth0"
 
 
+def test_ip_route_get_without_ipproto_is_udp_for_ipv4_only() -> None:
+    """inet_rtm_getroute() builds a UDP packet: `ipproto udp` matches a bare lookup (lab)."""
+    hh = h(rule(100, "lookup", 200, ipproto=17))
+    assert route_get(hh, "1.1.1.1").dev == "wg0"
+    assert route_get(hh, "1.1.1.1", ipproto="tcp").dev == "eth0"
+    rules = [rule(0, table=255, fam=AF_INET6), rule(100, "lookup", 200, fam=AF_INET6, ipproto=17),
+             rule(32766, fam=AF_INET6)]
+    h6 = host(rules, routes=[route("::/0", "eth0", gw="fe80::1"), route("::/0", "wg0", table=200)],
+              addrs=[("eth0", "2001:db8::10/64")])
+    assert route_get(h6, "2606::1").dev == "eth0"
+    assert route_get(h6, "2606::1", ipproto="udp").dev == "wg0"
+
+
 def test_l3mdev_rule_does_not_match_without_vrf() -> None:
     assert route_get(h(rule(100, "lookup", 200, l3mdev=True)), "1.1.1.1").dev == "eth0"
 

@@ -94,6 +94,12 @@ def test_categories_and_headline_count_disagreements() -> None:
     assert data["route_decisions"]["disagreements"][0]["kernel"]["dev"] == "eth0"
     assert data["route_decisions"]["disagreements"][0]["simulator"]["dev"] == "wg0"
     assert categorize(flows[2]) == "IPv4 input (iif)"
+    # a flow the simulator marks "not modelled" counts neither way, even when it agrees
+    rep2 = ParityReport(flows=5, agree=4, disagreements=(bad,),
+                        unmodelled=(("route get to 224.0.0.9 iif eth0", "not modelled: mc"),))
+    head = VerifyReport("x", rep2, cats).headline()[0]
+    assert head == ("route decisions: 3/4 agree (75.0%); 1 not modelled by the simulator "
+                    "(not counted)")
 
 
 def test_without_root_one_clear_message_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -228,7 +228,7 @@ class _Checker:
         from wgexplain.kernel.fib_frontend import complete
 
         self.host = complete(host)
-        self.source = host.source or "SOURCE"
+        self.source = "-" if host.source in ("<stdin>", "-") else (host.source or "SOURCE")
         self.tunnels = tunnel_devices(self.host)
         self.findings: list[Finding] = []
         self.passed: list[Passed] = []

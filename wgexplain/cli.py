@@ -262,8 +262,9 @@ def run_batch(host: Host, batch: str, out: TextIO) -> int:
     line); a lookup the kernel would refuse is an object with ``"error"``.
     """
     from wgexplain.kernel.flowspec import EXPECTED, FlowSpecError, parse_flowspec
-    from wgexplain.kernel.route import route_get
+    from wgexplain.kernel.route import prepare, route_get
 
+    prepare(host)
     count = 0
     for name, n, line in _batch_lines(batch):
         try:

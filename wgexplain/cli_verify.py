@@ -104,7 +104,6 @@ def register(group: click.Group) -> None:
             report = verify(host, flows=n_flows, probes=probes, progress=step,
                             source=source or "--live")
         except LabError as exc:
-            stop()
             click.echo(f"wgexplain: the lab failed: {exc}", err=True)
             sys.exit(1)
         finally:

@@ -31,6 +31,8 @@ from typing import Any
 from wgexplain.errors import DumpError
 from wgexplain.lab import probes
 from wgexplain.lab.topology import LAB_RELAY, REPO, SEED_BUNDLE, SEED_RELAY, read_seed, remap_relay
+from wgexplain.kernel.record import Trace
+from wgexplain.lab.topology import SeedConfig
 from wgexplain.model import Host
 
 #: The record scripts/lab-record writes.
@@ -67,6 +69,10 @@ def load_record(path: str | Path = RECORD_PATH) -> Record:
         if missing:
             raise DumpError(name, _line_of(text, c), f"case {i} with {', '.join(_CASE_KEYS)}",
                             got="no " + ", ".join(missing))
+        for key, allowed in (("tunnel", ("up", "down")), ("ruleset", ("loaded", "removed"))):
+            if c["probe"][key] not in allowed:
+                raise DumpError(name, _line_of(text, c), f"probe.{key} " + " or ".join(allowed),
+                                got=repr(c["probe"][key]))
     return data
 
 
@@ -111,6 +117,12 @@ def _lab_seed(path: str) -> Host:
     return load_text(remap_relay(Path(path).read_text(encoding="utf-8")), str(shown))
 
 
+@functools.lru_cache(maxsize=1)
+def _seed_config() -> SeedConfig:
+    """The seed bundle as the lab reads it (relay, uplink, tunnel device, ruleset text)."""
+    return read_seed(SEED_BUNDLE)
+
+
 def case_host(seed: Host, c: Case) -> Host:
     """``seed`` in the state the case ran in.
 
@@ -124,14 +136,9 @@ def case_host(seed: Host, c: Case) -> Host:
     probe = c["probe"]
     host = seed
     if probe["tunnel"] == "down":
-        host = complete(without_device(host, read_seed(SEED_BUNDLE).tunnel))
-    elif probe["tunnel"] != "up":
-        raise DumpError(str(RECORD_PATH), 0, 'probe.tunnel "up" or "down"', got=str(probe["tunnel"]))
+        host = complete(without_device(host, _seed_config().tunnel))
     if probe["ruleset"] == "removed":
         host = dataclasses.replace(host, ruleset=None)
-    elif probe["ruleset"] != "loaded":
-        raise DumpError(str(RECORD_PATH), 0, 'probe.ruleset "loaded" or "removed"',
-                        got=str(probe["ruleset"]))
     return host
 
 
@@ -144,7 +151,7 @@ def _probe_case(c: Case) -> probes.Case:
                        focus="reply" if "ingress_dev" in c else "request")
 
 
-def simulate_case(host: Host, c: Case) -> Any:
+def simulate_case(host: Host, c: Case) -> Trace:
     """The simulator's :class:`~wgexplain.kernel.record.Trace` of the recorded probe.
 
     ``host`` is the seed as the lab ran it (:func:`lab_seed`); the case's own
@@ -153,16 +160,17 @@ def simulate_case(host: Host, c: Case) -> Any:
     matches on it, so the trace leaves it unset.
     """
     pc = _probe_case(c)
-    return probes.probe_trace(case_host(host, c), pc, c["probe"]["dst"], read_seed(SEED_BUNDLE),
-                              classid=c["probe"]["cgroup_classid"])
+    trace: Trace = probes.probe_trace(case_host(host, c), pc, c["probe"]["dst"], _seed_config(),
+                                      classid=c["probe"]["cgroup_classid"])
+    return trace
 
 
-def simulated(c: Case, trace: Any) -> dict[str, Any]:
+def simulated(c: Case, trace: Trace) -> dict[str, Any]:
     """The trace in the record's keys (:func:`wgexplain.lab.probes.observation_of`)."""
     return probes.observation_of(_probe_case(c), trace)
 
 
-def agreement(c: Case, trace: Any) -> list[str]:
+def agreement(c: Case, trace: Trace) -> list[str]:
     """Where the simulator's trace and the kernel's record differ (empty: they agree).
 
     The comparison is :func:`wgexplain.lab.probes.compare`, the one
@@ -171,7 +179,7 @@ def agreement(c: Case, trace: Any) -> list[str]:
     An inexact trace (something not modelled) is a difference too.
     """
     sim = simulated(c, trace)
-    diffs = probes.compare(c, sim, probes.nat_chains(read_seed(SEED_BUNDLE).ruleset))
+    diffs = probes.compare(c, sim, probes.nat_chains(_seed_config().ruleset))
     if not sim.get("exact", True):
         diffs.append("simulator: not exact (a feature on the path is not modelled)")
     return diffs
@@ -248,7 +256,7 @@ def _rules(rules: list[str]) -> str:
     return "<br>".join(f"`{r}`" for r in rules) if rules else "— (no rule of the user's tables)"
 
 
-def render_case(c: Case, trace: Any = None) -> str:
+def render_case(c: Case, trace: Trace | None = None) -> str:
     """Markdown: what the kernel did with the case's probe, and (given ``trace``) the
     simulator's answer for the same packet in a second column, then whether they agree.
     """
@@ -286,3 +294,29 @@ def render_case(c: Case, trace: Any = None) -> str:
     tail += (f"\nRecorded in the lab (relay remapped to {LAB_RELAY}); regenerate with "
              f"`{REGENERATE}` (root), which rewrites `examples/mullvad/kernel/real-traffic.json`.\n")
     return head + table + tail
+
+
+def _outcome(obs: dict[str, Any]) -> str:
+    verdict = obs.get("verdict") or "—"
+    if obs.get("errno"):
+        return f"{verdict}, `{obs['errno']}`"
+    if obs.get("egress_dev"):
+        return f"{verdict}, leaves `{obs['egress_dev']}` from `{obs.get('egress_src')}`"
+    return str(verdict)
+
+
+def render_summary(cases: list[Case], host: Host | None = None) -> str:
+    """Markdown: one row per case, what the kernel did and (given the lab seed ``host``)
+    what the simulator says, and whether they agree (:func:`agreement`)."""
+    if host is None:
+        rows = [f"| {c['title']} | {_outcome(c)} | {_dash(c.get('src_seen_by_server'))} |" for c in cases]
+        return ("| probe | the kernel (recorded) | source the server saw |\n|---|---|---|\n"
+                + "\n".join(rows) + "\n")
+    out = ("| probe | the kernel (recorded) | source the server saw | the simulator | agree |\n"
+           "|---|---|---|---|---|\n")
+    for c in cases:
+        trace = simulate_case(host, c)
+        diffs = agreement(c, trace)
+        out += (f"| {c['title']} | {_outcome(c)} | {_dash(c.get('src_seen_by_server'))} | "
+                f"{_outcome(simulated(c, trace))} | {'yes' if not diffs else '**no**'} |\n")
+    return out

@@ -627,9 +627,10 @@ class Journey:
                       f"fwmark {wg.fwmark_how}")
         if self.depth >= _MAX_NESTING or self.silent:
             return self.finish("accept", skb, egress)
+        # --endpoint/--wg-fwmark describe the device the packet entered, not the one the
+        # encrypted packet leaves by: not passed on (else that uplink would count as WireGuard).
         outer = Options(dst=ep_addr, src=None, mark=wg.fwmark, uid=0, proto=17, sport=lp, dport=ep_port,
-                        direction="out", state="established", endpoint=self.opts.endpoint,
-                        wg_fwmark=self.opts.wg_fwmark)
+                        direction="out", state="established")
         j = Journey(self.host, outer, self.depth + 1)
         from wgexplain.kernel.route import lookup
 

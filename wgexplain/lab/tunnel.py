@@ -680,7 +680,7 @@ def probe(host: Host, *, progress: Progress = lambda _m: None) -> ProbeRun:
     if tp0 is None:
         raise LabError(why)
     res = ProbeRun()
-    shown = host.source or "SOURCE"
+    shown = "-" if host.source in ("<stdin>", "-") else (host.source or "SOURCE")
     with tempfile.TemporaryDirectory(prefix="wgx-vfy-") as tmp:
         sim_host = host
         ep = tp0.endpoint[0]
