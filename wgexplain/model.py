@@ -11,9 +11,11 @@ Names follow the kernel's own structures so a reader can check them:
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Union, overload
 
 if TYPE_CHECKING:  # pragma: no cover
     from wgexplain.ruleset import Ruleset
@@ -216,6 +218,109 @@ class Route:
         return len(self.nexthops) > 1
 
 
+class LazyRoutes(Sequence[Route]):
+    """An immutable sequence of :class:`Route` whose objects are built on first access.
+
+    A full routing table is a million routes: building every ``Route`` (and
+    its ``ipaddress`` network and :class:`Origin`) costs seconds that a
+    lookup never needs. A reader may therefore hand over a *block*: any
+    ``Sequence[Route]`` that builds its items on demand and always returns
+    the same object for the same index (``wgexplain.sources.iproute_route``
+    keeps ``ip route`` listings as columns this way). ``LazyRoutes`` chains
+    such blocks and plain tuples; it behaves like the tuple of its routes
+    (indexing, slicing, iteration, ``+``, comparison with any sequence).
+
+    Blocks may offer ``tables()`` (the set of ``(family, table)`` they hold)
+    so :func:`route_tables` need not build their routes.
+    """
+
+    __slots__ = ("_blocks", "_ends")
+
+    def __init__(self, blocks: Iterable[Sequence[Route]] = ()) -> None:
+        flat: list[Sequence[Route]] = []
+        for b in blocks:
+            if isinstance(b, LazyRoutes):
+                flat.extend(b._blocks)
+            elif len(b):
+                flat.append(b if not isinstance(b, list) else tuple(b))
+        self._blocks: tuple[Sequence[Route], ...] = tuple(flat)
+        self._ends = list(itertools.accumulate(len(b) for b in flat))
+
+    @property
+    def blocks(self) -> tuple[Sequence[Route], ...]:
+        """The sequences chained, in order (tuples or on-demand blocks)."""
+        return self._blocks
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    @overload
+    def __getitem__(self, index: int) -> Route: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Route, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Route | tuple[Route, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("route index out of range")
+        k = bisect.bisect_right(self._ends, index)
+        return self._blocks[k][index - (self._ends[k - 1] if k else 0)]
+
+    def __iter__(self) -> Iterator[Route]:
+        for b in self._blocks:
+            yield from b
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (tuple, list, LazyRoutes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __add__(self, other: Sequence[Route]) -> "LazyRoutes":
+        if not isinstance(other, (tuple, list, LazyRoutes)):
+            return NotImplemented
+        return LazyRoutes((self, other))
+
+    def __radd__(self, other: Sequence[Route]) -> "LazyRoutes":
+        if not isinstance(other, (tuple, list)):
+            return NotImplemented
+        return LazyRoutes((other, self))
+
+    def __repr__(self) -> str:
+        return f"LazyRoutes({len(self)} routes in {len(self._blocks)} blocks)"
+
+
+def chain_routes(parts: Iterable[Sequence[Route]]) -> "tuple[Route, ...] | LazyRoutes":
+    """``parts`` as one sequence: a tuple, or :class:`LazyRoutes` when a part is lazy.
+
+    A part is lazy when it is neither a tuple nor a list; the routes are then
+    not built here.
+    """
+    parts = list(parts)
+    if all(isinstance(p, (tuple, list)) for p in parts):
+        return tuple(r for p in parts for r in p)
+    return LazyRoutes(parts)
+
+
+def route_tables(routes: Sequence[Route]) -> set[tuple[int, int]]:
+    """The ``(family, table)`` pairs present in ``routes``, without building lazy routes."""
+    out: set[tuple[int, int]] = set()
+    for block in (routes.blocks if isinstance(routes, LazyRoutes) else (routes,)):
+        tables = getattr(block, "tables", None)
+        if tables is not None and callable(tables):
+            out |= tables()
+        else:
+            out |= {(r.family, r.table) for r in block}
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class WgPeer:
     """A WireGuard peer, as ``wg show all dump`` lists it."""
@@ -255,7 +360,8 @@ class Host:
     links: tuple[Link, ...] = ()
     addresses: tuple[Address, ...] = ()
     rules: tuple[Rule, ...] = ()
-    routes: tuple[Route, ...] = ()
+    #: a tuple, or for big dumps a :class:`LazyRoutes` (routes built on first access)
+    routes: "tuple[Route, ...] | LazyRoutes" = ()
     table_names: Mapping[int, str] = field(default_factory=lambda: dict(TABLE_NAMES))
     sysctls: Mapping[str, str] = field(default_factory=dict)
     ruleset: "Ruleset | None" = None
@@ -326,7 +432,7 @@ def as_dict(obj: Any) -> Any:
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, (list, tuple, LazyRoutes)):
         return [as_dict(x) for x in obj]
     if isinstance(obj, frozenset):
         return sorted(as_dict(x) for x in obj)

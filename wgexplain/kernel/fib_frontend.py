@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 
 from wgexplain.model import (
     AF_INET, AF_INET6, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, Address, Host, Nexthop,
-    Origin, Route, Rule,
+    Origin, Route, Rule, route_tables,
 )
 
 #: Kernel defaults of the sysctls routing reads (Documentation/networking/ip-sysctl.rst).
@@ -248,7 +248,7 @@ def complete(host: Host) -> Host:
     ``host.dumped`` holds ``ip-route:all``/``ip-route:<id>``/``ip-route:main``
     (``ip6-route:…`` for IPv6). Calling it twice derives nothing new.
     """
-    present = {(r.family, r.table) for r in host.routes}
+    present = route_tables(host.routes)  # without building lazily kept routes
     new_rules: list[Rule] = []
     new_routes: list[Route] = []
     warnings: list[str] = []

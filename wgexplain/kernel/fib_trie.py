@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from wgexplain.model import AF_INET, AF_INET6, Nexthop, Route
 
@@ -41,7 +41,10 @@ _MASKS = {fam: [((1 << bits) - 1) ^ ((1 << (bits - p)) - 1) for p in range(bits 
 _PREF_SCORE = {"high": 3, "medium": 2, None: 2, "low": 1}
 #: the two index levels (prefix bits) of big tables: IPv4 /16 and /8, IPv6 /32 and /16
 _SPLITS = {AF_INET: (16, 8), AF_INET6: (32, 16)}
-Probe = tuple[int, int, dict[int, list[Route]]]
+#: a bucket holds the routes of one prefix, or (tables built by :meth:`FibTable.from_prefixes`)
+#: the row of its only route, built into ``[route]`` on first access
+Bucket = dict[int, "list[Route] | int"]
+Probe = tuple[int, int, Bucket]
 
 
 def format_route(route: Route, table_name: str | None = None) -> str:
@@ -119,16 +122,16 @@ class FibTable:
     """
 
     __slots__ = ("family", "id", "_by_len", "_lens", "count", "_probes", "_hits", "_idx1",
-                 "_idx2", "_short", "_sh1", "_sh2")
+                 "_idx2", "_short", "_sh1", "_sh2", "_route_of")
 
     def __init__(self, family: int, table_id: int) -> None:
         self.family = family
         self.id = table_id
-        self._by_len: dict[int, dict[int, list[Route]]] = {}
+        self._by_len: dict[int, Bucket] = {}
         self._lens: list[int] = []
         self.count = 0
         #: (mask, prefixlen, {network: [routes]}) longest prefix first
-        self._probes: list[tuple[int, int, dict[int, list[Route]]]] = []
+        self._probes: list[Probe] = []
         #: id(route) -> its flow-independent hit (or None when checks are needed), filled lazily
         self._hits: dict[int, TableHit | None] = {}
         #: big tables: the probes that can hold an address, indexed by its top bits (a
@@ -139,6 +142,8 @@ class FibTable:
         self._short: tuple[Probe, ...] = ()
         self._sh1 = 0
         self._sh2 = 0
+        #: row -> Route for buckets holding a row (see :meth:`from_prefixes`)
+        self._route_of: Callable[[int], Route] | None = None
 
     @classmethod
     def from_routes(cls, routes: Iterable[Route], family: int | None = None,
@@ -161,10 +166,7 @@ class FibTable:
                      table_id: int | None) -> "FibTable":
         fam = family if family is not None else (routes[0].family if routes else AF_INET)
         tid = table_id if table_id is not None else (routes[0].table if routes else 0)
-        bits = _BITS[fam]
-        s1, s2 = _SPLITS[fam]
-        sh1, sh2 = bits - s1, bits - s2
-        slots: list[dict[int, list[Route]]] = [{} for _ in range(bits + 1)]
+        slots: list[Bucket] = [{} for _ in range(_BITS[fam] + 1)]
         multi: list[list[Route]] = []
         for route in routes:
             dst = route.dst
@@ -174,20 +176,67 @@ class FibTable:
             if lst is None:
                 bucket[net] = [route]
             else:
-                if len(lst) == 1:
-                    multi.append(lst)
-                lst.append(route)
-        by_len = {plen: bucket for plen, bucket in enumerate(slots) if bucket}
+                if len(lst) == 1:  # type: ignore[arg-type]
+                    multi.append(lst)  # type: ignore[arg-type]
+                lst.append(route)  # type: ignore[union-attr]
         table = cls(fam, tid)
+        table._finish(slots, multi, len(routes))
+        return table
+
+    @classmethod
+    def from_prefixes(cls, family: int, table_id: int, prefixes: Iterable[tuple[int, int, int]],
+                      route_of: Callable[[int], Route]) -> "FibTable":
+        """A table from ``(row, network value, prefix length)`` triples, like ``fib_table_insert()``.
+
+        The routes themselves are built by ``route_of(row)`` only when a
+        lookup (or :meth:`routes`) reaches them: a full table of a million
+        routes is ready without a million ``Route`` objects. Prefixes listed
+        more than once get their routes at once, ordered as in
+        :meth:`from_routes`.
+        """
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            slots: list[Bucket] = [{} for _ in range(_BITS[family] + 1)]
+            again: list[tuple[int, int, int]] = []
+            count = 0
+            for row, value, plen in prefixes:
+                old = slots[plen].setdefault(value, row)
+                if old is not row:
+                    again.append((row, value, plen))
+            count = sum(len(b) for b in slots) + len(again)
+            multi: list[list[Route]] = []
+            for row, value, plen in again:
+                bucket = slots[plen]
+                lst = bucket[value]
+                if lst.__class__ is int:
+                    lst = bucket[value] = [route_of(lst)]  # type: ignore[arg-type]
+                    multi.append(lst)
+                lst.append(route_of(row))  # type: ignore[union-attr]
+            table = cls(family, table_id)
+            table._route_of = route_of
+            table._finish(slots, multi, count)
+            return table
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def _finish(self, slots: list[Bucket], multi: list[list[Route]], count: int) -> None:
+        """Order the routes of shared prefixes; index the prefix lengths present."""
+        fam = self.family
+        bits = _BITS[fam]
+        s1, s2 = _SPLITS[fam]
+        sh1, sh2 = bits - s1, bits - s2
+        by_len = {plen: bucket for plen, bucket in enumerate(slots) if bucket}
         for lst in multi:
             lst.sort(key=_sort_key)
-        table._by_len = by_len
-        table._lens = sorted(by_len, reverse=True)
-        table.count = len(routes)
+        self._by_len = by_len
+        self._lens = sorted(by_len, reverse=True)
+        self.count = count
         masks = _MASKS[fam]
-        probe = {plen: (masks[plen], plen, by_len[plen]) for plen in table._lens}
-        table._probes = [probe[plen] for plen in table._lens]
-        if len(routes) > 256 and len(table._lens) > 4:
+        probe = {plen: (masks[plen], plen, by_len[plen]) for plen in self._lens}
+        self._probes = [probe[plen] for plen in self._lens]
+        if count > 256 and len(self._lens) > 4:
             under1: dict[int, set[int]] = {}
             under2: dict[int, set[int]] = {}
             for plen, bucket in by_len.items():
@@ -209,11 +258,16 @@ class FibTable:
                     hit = cache[key] = tuple(probe[p] for p in sorted(lens, reverse=True))
                 return hit
 
-            table._idx1 = {k: probes_of(v) for k, v in under1.items()}
-            table._idx2 = {k: probes_of(v) for k, v in under2.items()}
-            table._short = tuple(probe[p] for p in table._lens if p < s2)
-            table._sh1, table._sh2 = sh1, sh2
-        return table
+            self._idx1 = {k: probes_of(v) for k, v in under1.items()}
+            self._idx2 = {k: probes_of(v) for k, v in under2.items()}
+            self._short = tuple(probe[p] for p in self._lens if p < s2)
+            self._sh1, self._sh2 = sh1, sh2
+
+    def _built(self, bucket: Bucket, net: int, row: int) -> list[Route]:
+        """The routes of a bucket that still holds a row: built now, kept in the bucket."""
+        assert self._route_of is not None
+        lst = bucket[net] = [self._route_of(row)]
+        return lst
 
     def probes(self, addr: int) -> Sequence[Probe]:
         """The (mask, prefixlen, bucket) probes that may hold ``addr``, longest first."""
@@ -230,8 +284,11 @@ class FibTable:
         """Every route, longest prefix first (for display)."""
         out: list[Route] = []
         for plen in self._lens:
-            for net in sorted(self._by_len[plen]):
-                out.extend(self._by_len[plen][net])
+            bucket = self._by_len[plen]
+            for net in sorted(bucket):
+                lst = bucket[net]
+                out.extend(self._built(bucket, net, lst) if lst.__class__ is int
+                           else lst)  # type: ignore[arg-type]
         return out
 
     def candidates(self, addr: int) -> Iterable[tuple[int, Sequence[Route]]]:
@@ -239,7 +296,9 @@ class FibTable:
         for mask, plen, bucket in self.probes(addr):
             lst = bucket.get(addr & mask)
             if lst is not None:
-                yield plen, lst
+                if lst.__class__ is int:
+                    lst = self._built(bucket, addr & mask, lst)  # type: ignore[arg-type]
+                yield plen, lst  # type: ignore[misc]
 
     def lookup(self, addr: int, *, tos: int = 0, oif: str | None = None,
                linkdown_ignored: frozenset[str] = frozenset(), ignore_linkstate: bool = False,
@@ -263,7 +322,9 @@ class FibTable:
             lst = bucket.get(addr & mask)
             if lst is None:
                 continue
-            for route in lst:
+            if lst.__class__ is int:
+                lst = self._built(bucket, addr & mask, lst)  # type: ignore[arg-type]
+            for route in lst:  # type: ignore[union-attr]
                 if fast:
                     rid = id(route)
                     if rid in hits:
@@ -302,6 +363,8 @@ class FibTable:
             lst = bucket.get(addr & mask)
             if lst is None:
                 continue
+            if lst.__class__ is int:
+                lst = self._built(bucket, addr & mask, lst)  # type: ignore[arg-type]
             # rt6_select()/__find_rr_leaf(): lowest metric group first; within
             # it the best rt6_score_route() (device match, router preference).
             i = 0

@@ -37,8 +37,8 @@ from typing import Any
 
 from wgexplain.errors import UsageError
 from wgexplain.model import (
-    AF_INET, AF_INET6, RT_TABLE_LOCAL, Address, Flow, Host, IPAddress, Nexthop, Route, Rule,
-    as_dict,
+    AF_INET, AF_INET6, RT_TABLE_LOCAL, Address, Flow, Host, IPAddress, LazyRoutes, Nexthop, Route,
+    Rule, as_dict,
 )
 from wgexplain.kernel import fib_frontend
 from wgexplain.kernel.fib_frontend import Conf, fib_validate_source, scope_num
@@ -169,35 +169,61 @@ class _Fib:
         self.rules: dict[int, list[Rule]] = {AF_INET: host.rules_of(AF_INET),
                                              AF_INET6: host.rules_of(AF_INET6)}
         # one pass over the routes (a full table has a million): tables, devices named,
-        # linkdown hops, routes added to table local by hand
-        groups: dict[tuple[int, int], list[Route]] = {}
+        # linkdown hops, routes added to table local by hand. Blocks a reader keeps as
+        # columns (LazyRoutes) are read through their distinct tails, and their tables
+        # built from the columns: their Route objects are built only when a lookup needs one.
+        groups: dict[tuple[int, int], list[Any]] = {}
         route_devs: set[str] = set()
         linkdown: set[str] = set()
         custom_local = False
         last_key: tuple[int, int] | None = None
         last_list: list[Route] = []
         last_hops: object = None
-        for r in host.routes:
-            key = (r.family, r.table)
-            if key != last_key:
-                last_list = groups.setdefault(key, [])
-                last_key = key
-            last_list.append(r)
-            hops = r.nexthops
-            if hops is not last_hops:  # readers share hop tuples between routes
-                last_hops = hops
-                for nh in hops:
-                    if nh.dev:
-                        route_devs.add(nh.dev)
-                        if nh.flags and "linkdown" in nh.flags:
-                            linkdown.add(nh.dev)
-            if r.flags and "linkdown" in r.flags:
-                linkdown.update(nh.dev for nh in hops if nh.dev)
-            if r.table == RT_TABLE_LOCAL and r.protocol not in (None, "kernel") \
-                    and r.family == AF_INET:
-                custom_local = True
+        for block in (host.routes.blocks if isinstance(host.routes, LazyRoutes)
+                      else (host.routes,)):
+            split = getattr(block, "by_table", None)
+            if split is not None and hasattr(block, "prefixes"):
+                for key, part in split().items():
+                    groups.setdefault(key, []).append(part)
+                    last_key = None
+                    for tail in part.tails():
+                        # (type, family, table, tos, metric, protocol, scope, prefsrc,
+                        #  nexthops, flags, pref, expires, extra): see RouteColumns
+                        hops, rflags = tail[8], tail[9]
+                        for nh in hops:
+                            if nh.dev:
+                                route_devs.add(nh.dev)
+                                if nh.flags and "linkdown" in nh.flags:
+                                    linkdown.add(nh.dev)
+                        if rflags and "linkdown" in rflags:
+                            linkdown.update(nh.dev for nh in hops if nh.dev)
+                        if key == (AF_INET, RT_TABLE_LOCAL) and tail[5] not in (None, "kernel"):
+                            custom_local = True
+                continue
+            for r in block:
+                key = (r.family, r.table)
+                if key != last_key:
+                    glist = groups.setdefault(key, [])
+                    if not glist or not isinstance(glist[-1], list):
+                        glist.append([])
+                    last_list = glist[-1]
+                    last_key = key
+                last_list.append(r)
+                hops = r.nexthops
+                if hops is not last_hops:  # readers share hop tuples between routes
+                    last_hops = hops
+                    for nh in hops:
+                        if nh.dev:
+                            route_devs.add(nh.dev)
+                            if nh.flags and "linkdown" in nh.flags:
+                                linkdown.add(nh.dev)
+                if r.flags and "linkdown" in r.flags:
+                    linkdown.update(nh.dev for nh in hops if nh.dev)
+                if r.table == RT_TABLE_LOCAL and r.protocol not in (None, "kernel") \
+                        and r.family == AF_INET:
+                    custom_local = True
         self.tables: dict[tuple[int, int], FibTable] = {
-            k: FibTable.from_routes(v, k[0], k[1]) for k, v in groups.items()}
+            k: _fib_table(k, parts) for k, parts in groups.items()}
         links = sorted(host.links, key=lambda link: link.index)
         self.dev_order: list[str] = [link.name for link in links]
         for name in [a.dev for a in host.addresses]:
@@ -270,6 +296,15 @@ class _Fib:
         return frozenset(d for d in self.linkdown_devs
                          if conf.conf_all("ignore_routes_with_linkdown")
                          or conf.conf(d, "ignore_routes_with_linkdown"))
+
+
+def _fib_table(key: tuple[int, int], parts: list[Any]) -> FibTable:
+    """The table ``key`` from its parts: lists of routes, or one reader's column block."""
+    if len(parts) == 1 and not isinstance(parts[0], list):
+        block = parts[0]
+        return FibTable.from_prefixes(key[0], key[1], block.prefixes(), block.route_of_row)
+    routes = [r for part in parts for r in part]
+    return FibTable.from_routes(routes, key[0], key[1])
 
 
 def _has_selectors(r: Rule) -> bool:

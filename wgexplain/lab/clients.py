@@ -11,7 +11,7 @@ tools') own output, never typed by hand.
 * ``networkmanager``: the two rules and the table that NetworkManager's
   ``get_extra_rules()`` (src/core/devices/nm-device-wireguard.c) installs
   for ``ip4-auto-default-route``: pref P ``lookup main suppress_prefixlength
-  0`` and P+1 ``not fwmark F lookup F``, with P even in 30766..31766 and F in
+  0`` and P+1 ``not fwmark F lookup F``, with P even in 30768..31766 and F in
   51820..52319, both derived from the connection UUID. NetworkManager itself
   is not run (it would take over the namespace's devices); the commands it
   issues over netlink are replayed with ``ip``.
@@ -272,7 +272,7 @@ def networkmanager(lab: Lab) -> str:
     """NetworkManager's WireGuard profile with ip4-auto-default-route (rules replayed)."""
     client, lan = lab.ns("client"), lab.ns("lan")
     _uplink(lab, client, lan, "wlp2s0", "02:00:5e:10:00:52")
-    prio, mark = 31266, 52019  # an even P in 30766..31766 and F in 51820..52319, as NM picks
+    prio, mark = 31266, 52019  # an even P in 30768..31766 and F in 51820..52319, as NM picks
     lab.wireguard_go(client, "nm-wg0")
     lab.sh(client, f"""
         ip addr add 192.168.1.52/24 dev wlp2s0 noprefixroute

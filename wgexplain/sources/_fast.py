@@ -27,6 +27,9 @@ _MASK4 = [_V4A((0xFFFFFFFF << (32 - p)) & 0xFFFFFFFF) for p in range(33)]
 _MASK6 = [_V6A(((1 << 128) - 1) << (128 - p) & ((1 << 128) - 1)) for p in range(129)]
 _MASKINT4 = [int(m) for m in _MASK4]
 _MASKINT6 = [int(m) for m in _MASK6]
+#: the netmask of each prefix length as an int (IPv4, IPv6)
+MASKINT4: list[int] = _MASKINT4
+MASKINT6: list[int] = _MASKINT6
 
 
 def ip4_int(text: str) -> int:

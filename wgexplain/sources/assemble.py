@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any
+from typing import Any, Sequence
 
 from wgexplain.errors import DumpError
 from wgexplain.model import (AF_INET, AF_INET6, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, TABLE_NAMES,
-                             Address, Host, Link, Origin, Route, Rule, WgInterface)
+                             Address, Host, Link, Origin, Route, Rule, WgInterface, chain_routes,
+                             route_tables)
 
 
 def optional_module(name: str) -> Any | None:
@@ -50,7 +51,7 @@ class Collector:
         self.links: dict[int, Link] = {}
         self.addresses: dict[str, list[Address]] = {}
         self.rules: dict[int, tuple[list[Rule], Origin]] = {}
-        self.routes: dict[tuple[int, int], tuple[list[Route], Origin]] = {}
+        self.routes: dict[tuple[int, int], tuple[Sequence[Route], Origin]] = {}
         self.partial_routes: list[Route] = []
         self.sysctls: dict[str, str] = {}
         self.wg: dict[str, WgInterface] = {}
@@ -70,7 +71,7 @@ class Collector:
         self.dumped.add(f"{_fam(family)}-rule")
 
     # -- routes
-    def add_routes(self, family: int | None, table: int | str | None, routes: list[Route],
+    def add_routes(self, family: int | None, table: int | str | None, routes: Sequence[Route],
                    origin: Origin, *, partial: str | None = None) -> None:
         """``table``: "all", a table id, or None (main). ``family`` None: both (table all)."""
         fams = [family] if family is not None else [AF_INET, AF_INET6]
@@ -81,12 +82,16 @@ class Collector:
             self.warnings.append(f"{origin}: a filtered route listing ({partial}): only the "
                                  "routes shown are known, not whole tables")
             return
-        by_table: dict[tuple[int, int], list[Route]] = {}
-        for r in routes:  # one pass: a full table has a million routes
-            lst = by_table.get((r.family, r.table))
-            if lst is None:
-                lst = by_table[(r.family, r.table)] = []
-            lst.append(r)
+        by_table: dict[tuple[int, int], Sequence[Route]] = {}
+        split = getattr(routes, "by_table", None)
+        if split is not None:  # a reader's lazy columns: split without building routes
+            by_table = split()
+        else:
+            for r in routes:  # one pass: a full table has a million routes
+                lst = by_table.get((r.family, r.table))
+                if lst is None:
+                    lst = by_table[(r.family, r.table)] = []
+                lst.append(r)  # type: ignore[attr-defined]
         for f in fams:
             mine_tables = {t for (ff, t) in by_table if ff == f}
             self.dumped.add(f"{_fam(f)}-route")
@@ -159,15 +164,16 @@ class Collector:
         devs = sorted(self.addresses, key=lambda d: (index.get(d, 1 << 31), d))
         addresses = tuple(a for dev in devs for a in self.addresses[dev])
         rules = tuple(r for fam in sorted(self.rules) for r in self.rules[fam][0])
-        routes = [r for key in self.routes for r in self.routes[key][0]]
         covered = set(self.routes)
-        routes += [r for r in self.partial_routes if (r.family, r.table) not in covered]
+        routes = chain_routes([*(self.routes[key][0] for key in self.routes),
+                               [r for r in self.partial_routes
+                                if (r.family, r.table) not in covered]])
         names = dict(TABLE_NAMES)
         for name, tid in self.table_names.items():
             names.setdefault(tid, name)
         ruleset = self._ruleset()
         warnings = list(self.warnings) + self._missing(rules, routes)
-        return Host(links=links, addresses=addresses, rules=rules, routes=tuple(routes),
+        return Host(links=links, addresses=addresses, rules=rules, routes=routes,
                     table_names=names, sysctls=dict(self.sysctls), ruleset=ruleset,
                     wireguard=tuple(self.wg.values()), dumped=frozenset(self.dumped),
                     warnings=tuple(dict.fromkeys(warnings)), source=self.source,
@@ -182,7 +188,7 @@ class Collector:
         tables = tuple(t for rs in self.nft for t in getattr(rs, "tables", ()))
         return dataclasses.replace(first, tables=tables)
 
-    def _missing(self, rules: tuple[Rule, ...], routes: list[Route]) -> list[str]:
+    def _missing(self, rules: tuple[Rule, ...], routes: Sequence[Route]) -> list[str]:
         out = []
         d = self.dumped
         if "ip-rule" not in d:
@@ -200,7 +206,7 @@ class Collector:
             out.append("no ip addr in this dump: addresses and links are unknown")
         if "nft" not in d:
             out.append("no nft ruleset in this dump")
-        tables_seen = {(r.family, r.table) for r in routes}
+        tables_seen = route_tables(routes)
         for r in rules:
             if r.action != "lookup" or r.table is None or r.table in (RT_TABLE_LOCAL,
                                                                       RT_TABLE_DEFAULT):

@@ -7,15 +7,19 @@ default the kernel holds: no ``proto`` is ``boot``, no ``scope`` is
 listing was asked for (``main`` unless ``table X``; ``table all`` prints it).
 
 The text reader is the hot path (a million routes): a hand tokenizer over
-``str.split()``, addresses built from integers (``_fast``), repeated
-gateways and nexthops cached.
+``str.partition()``, destinations read as integers, the text after the
+destination parsed once per distinct text, and routes kept as columns until
+something asks for them (:class:`RouteColumns`); repeated gateways and
+nexthops cached.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-from typing import Any
+from array import array
+from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
+from typing import Any, Iterator, Sequence, overload
 
 from wgexplain.errors import DumpError
 from wgexplain.model import AF_INET, AF_INET6, RT_TABLE_MAIN, ROUTE_TYPES, Nexthop, Route
@@ -124,7 +128,8 @@ def _metric_value(key: str, value: str) -> str:
 
 def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | None = None,
                       table: int | None = None, *, table_names: dict[str, int] | None = None,
-                      dev: str | None = None, warnings: list[str] | None = None) -> list[Route]:
+                      dev: str | None = None, warnings: list[str] | None = None
+                      ) -> "RouteColumns":
     """Read ``ip route`` text output (``print_route()`` in ip/iproute.c).
 
     ``family`` is the command's ``-4``/``-6`` (None: from each line's
@@ -135,24 +140,32 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
     dev X`` leaves it out). Blank lines are skipped. Raises
     :class:`DumpError` with the 1-based line in ``file``.
 
-    Everything after the destination is parsed once per distinct text and
-    reused: a full routing table repeats a few hundred such tails.
+    Every line is read and checked here, but the :class:`Route` objects are
+    built only when asked for: the result is a :class:`RouteColumns`, a
+    sequence of routes kept as columns (destination, prefix length, family,
+    line, and the text after the destination). Everything after the
+    destination is parsed once per distinct text and reused: a full routing
+    table repeats a few hundred such tails.
     """
     ctx = _Ctx(file, table_names, warnings)
     default_table = RT_TABLE_MAIN if table is None else table
     lines = text.split("\n")
     n = len(lines)
-    out: list[Route] = []
-    append = out.append
-    make_route = _fast.make_route
-    make_origin = _fast.make_origin
     types = _TYPES
-    tails: dict[Any, tuple[Any, ...]] = {}  # the text after dst (unicast) or (type, text)
+    tails: dict[Any, int] = {}  # the text after dst (unicast) or (type, text) -> tail id
     tails_get = tails.get
-    dst_cache: dict[str, Any] = {}
-    ip4, ip6, net4, net6 = _fast.ip4_int, _fast.ip6_int, _fast.net4, _fast.net6
+    tail_list: list[tuple[Any, ...]] = []
+    dsts: list[int] = []
+    plens = bytearray()
+    fams = bytearray()
+    tids = array("I")
+    linenos = array("I")
+    dst_append, plen_append, fam_append = dsts.append, plens.append, fams.append
+    tid_append, line_append = tids.append, linenos.append
+    from_bytes = int.from_bytes
+    masks4, masks6 = _fast.MASKINT4, _fast.MASKINT6
     gc_was = gc.isenabled()
-    gc.disable()  # millions of acyclic objects: the collector would only rescan them
+    gc.disable()  # a million small objects, none cyclic: the collector would only rescan them
     try:
         i = 0
         while i < n:
@@ -182,56 +195,218 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                 rest = rest + "\n" + lines[i]
                 i += 1
                 key = (rtype, rest)
-            # the destination
+            # the destination: its value, prefix length and family (0: default, any family)
             if head == "default":
-                net = None
-                dfam = 0
+                value = plen = dfam = 0
             else:
                 addr, sep, plen_s = head.partition("/")
+                value = -1
                 try:
                     if ":" in addr:
-                        net = net6(ip6(addr), int(plen_s) if sep else 128)
+                        plen = int(plen_s) if sep else 128
+                        value = from_bytes(inet_pton(_SOCK_AF_INET6, addr))
+                        if plen < 0 or value & masks6[plen] != value:  # host bits: not a network
+                            value = -1
                         dfam = AF_INET6
                     else:
-                        if addr == "0" and sep:
+                        if addr == "0" and sep:  # "0/8": RTA_DST absent but a length set
                             addr = "0.0.0.0"
-                        net = net4(ip4(addr), int(plen_s) if sep else 32)
+                        plen = int(plen_s) if sep else 32
+                        value = from_bytes(inet_pton(_SOCK_AF_INET, addr))
+                        if plen < 0 or value & masks4[plen] != value:
+                            value = -1
                         dfam = AF_INET
                 except (OSError, ValueError, IndexError):
-                    net = None
-                if net is None:
+                    value = -1
+                if value < 0:
                     if head == "nexthop":
                         raise _err(ctx, lineno, line, "a route line before its 'nexthop' lines", head)
                     raise _err(ctx, lineno, line, "a route destination (default, an address or "
                                "prefix" + (", or a route type" if rtype == "unicast" else "") + ")",
                                head)
-            tpl = tails_get(key)
-            if tpl is None:
+            tid = tails_get(key)
+            if tid is None:
                 before = len(warnings) if warnings is not None else 0
                 tpl = _parse_tail(ctx, rtype, head, rest, line, lineno, family, default_table, dev)
+                tid = len(tail_list)
+                tail_list.append((rtype,) + tpl)
                 if warnings is None or len(warnings) == before:
-                    tails[key] = tpl
-            (tfam, tbl, tos, metric, protocol, scope, prefsrc, nexthops, rfs, pref, expires,
-             extra) = tpl
+                    tails[key] = tid
             if dfam:
                 fam = dfam
                 if family is not None and dfam != family:
                     raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
                                + " route (this listing is of one family)", head)
             else:
-                fam = tfam
+                fam = tail_list[tid][1]
                 if family is not None and fam != family:
                     raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
                                + " route (this listing is of one family)", line.strip())
-                net = dst_cache.get(fam)
-                if net is None:
-                    net = dst_cache[fam] = net6(0, 0) if fam == AF_INET6 else net4(0, 0)
-            append(make_route(fam, tbl, net, rtype, tos, metric, protocol, scope, prefsrc,
-                              nexthops, rfs, pref, expires, extra, make_origin(file, lineno)))
+            dst_append(value)
+            plen_append(plen)
+            fam_append(fam)
+            tid_append(tid)
+            line_append(lineno)
     finally:
         if gc_was:
             gc.enable()
-    return out
+    store = _ColumnStore(file, tail_list, dsts, plens, fams, tids, linenos)
+    return RouteColumns(store, range(len(dsts)))
+
+
+class _ColumnStore:
+    """The columns of one listing and the routes built from them so far (by row)."""
+
+    __slots__ = ("file", "tails", "dsts", "plens", "fams", "tids", "linenos", "built",
+                 "_defaults")
+
+    def __init__(self, file: str, tails: list[tuple[Any, ...]], dsts: list[int],
+                 plens: bytearray, fams: bytearray, tids: "array[int]",
+                 linenos: "array[int]") -> None:
+        self.file = file
+        #: per tail id: (type, family, table, tos, metric, protocol, scope, prefsrc,
+        #: nexthops, flags, pref, expires, extra), as ``_parse_tail()`` returns them
+        self.tails = tails
+        self.dsts = dsts
+        self.plens = plens
+        self.fams = fams
+        self.tids = tids
+        self.linenos = linenos
+        self.built: dict[int, Route] = {}
+        self._defaults: dict[int, Any] = {}
+
+    def route(self, row: int) -> Route:
+        """The :class:`Route` of ``row``, built once (the same object on every call)."""
+        r = self.built.get(row)
+        if r is not None:
+            return r
+        (rtype, _, tbl, tos, metric, protocol, scope, prefsrc, nexthops, rfs, pref, expires,
+         extra) = self.tails[self.tids[row]]
+        fam = self.fams[row]
+        plen = self.plens[row]
+        value = self.dsts[row]
+        if plen == 0:
+            net = self._defaults.get(fam)
+            if net is None:
+                net = self._defaults[fam] = _fast.net6(0, 0) if fam == AF_INET6 \
+                    else _fast.net4(0, 0)
+        else:
+            net = _fast.net6(value, plen) if fam == AF_INET6 else _fast.net4(value, plen)
+        r = self.built[row] = _fast.make_route(
+            fam, tbl, net, rtype, tos, metric, protocol, scope, prefsrc, nexthops, rfs, pref,
+            expires, extra, _fast.make_origin(self.file, self.linenos[row]))
+        return r
+
+
+class RouteColumns(Sequence[Route]):
+    """Routes read from ``ip route`` text, kept as columns; each built on first access.
+
+    A ``Sequence[Route]`` (indexing, slicing, iteration, ``len``) whose items
+    are exactly the :class:`Route` objects the reader would have built, each
+    built once and then kept (the same object every time). It is a block of
+    :class:`~wgexplain.model.LazyRoutes`: :meth:`by_table` splits it without
+    building routes, :meth:`tables` names its (family, table) pairs, and
+    :meth:`prefixes` gives the FIB its keys (``FibTable.from_prefixes()``).
+    """
+
+    __slots__ = ("_store", "_rows", "_key")
+
+    def __init__(self, store: _ColumnStore, rows: "range | array[int]",
+                 key: tuple[int, int] | None = None) -> None:
+        self._store = store
+        self._rows = rows
+        self._key = key  # (family, table) when every row has it
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Route: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Route, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Route | tuple[Route, ...]:
+        if isinstance(index, slice):
+            route = self._store.route
+            return tuple(route(row) for row in self._rows[index])
+        return self._store.route(self._rows[index])
+
+    def __iter__(self) -> Iterator[Route]:
+        route = self._store.route
+        for row in self._rows:
+            yield route(row)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (Sequence, RouteColumns)) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"RouteColumns({len(self)} routes from {self._store.file})"
+
+    # -- without building routes ------------------------------------------------
+
+    def _row_keys(self) -> Iterator[tuple[int, int]]:
+        st = self._store
+        tables = [t[2] for t in st.tails]
+        fams, tids = st.fams, st.tids
+        for row in self._rows:
+            yield fams[row], tables[tids[row]]
+
+    def tables(self) -> set[tuple[int, int]]:
+        """The (family, table) pairs of these routes."""
+        if self._key is not None:
+            return {self._key} if len(self._rows) else set()
+        return set(self._row_keys())
+
+    def by_table(self) -> dict[tuple[int, int], "RouteColumns"]:
+        """These routes split by (family, table), each part in listing order."""
+        st = self._store
+        if self._key is not None:
+            return {self._key: self} if len(self._rows) else {}
+        tables = {t[2] for t in st.tails}
+        rows = self._rows
+        full = isinstance(rows, range) and rows == range(len(st.fams))
+        if full and len(tables) == 1:
+            fams = st.fams
+            n6 = fams.count(AF_INET6)
+            if n6 in (0, len(fams)):
+                key = (AF_INET6 if n6 else AF_INET, next(iter(tables)))
+                return {key: RouteColumns(st, rows, key)} if len(rows) else {}
+        groups: dict[tuple[int, int], array[int]] = {}
+        for row, key in zip(rows, self._row_keys()):
+            lst = groups.get(key)
+            if lst is None:
+                lst = groups[key] = array("I")
+            lst.append(row)
+        return {key: RouteColumns(st, lst, key) for key, lst in groups.items()}
+
+    def tails(self) -> list[tuple[Any, ...]]:
+        """The distinct tails these rows use (see :meth:`_ColumnStore.route`)."""
+        st = self._store
+        if isinstance(self._rows, range) and self._rows == range(len(st.tids)):
+            used: Any = set(st.tids)
+        else:
+            tids = st.tids
+            used = {tids[row] for row in self._rows}
+        return [st.tails[t] for t in sorted(used)]
+
+    def prefixes(self) -> Iterator[tuple[int, int, int]]:
+        """(row, destination value, prefix length) of each route, in listing order."""
+        st = self._store
+        rows = self._rows
+        if isinstance(rows, range) and rows == range(len(st.dsts)):
+            return zip(rows, st.dsts, st.plens)
+        dsts, plens = st.dsts, st.plens
+        return ((row, dsts[row], plens[row]) for row in rows)
+
+    def route_of_row(self, row: int) -> Route:
+        """The route of a row given by :meth:`prefixes`."""
+        return self._store.route(row)
 
 
 def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno: int,

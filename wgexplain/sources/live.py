@@ -765,6 +765,38 @@ def _open_iproute(netns: str | None) -> Any:
     return IPRoute(netns=netns)
 
 
+def _netlink_dump(netns: str | None) -> tuple[list[Any], list[Any], dict[int, list[Any]],
+                                             dict[int, list[Any]]]:
+    """Dump links, addresses, rules and routes over rtnetlink (pyroute2), read-only.
+
+    pyroute2 0.9 drives its socket with an asyncio loop of its own; in a thread
+    whose loop is already running (a notebook, Playwright's sync API) that
+    fails, so the dump always runs in a short-lived worker thread.
+    """
+    import concurrent.futures
+
+    def dump() -> tuple[list[Any], list[Any], dict[int, list[Any]], dict[int, list[Any]]]:
+        try:
+            ipr = _open_iproute(netns)
+        except (CaptureError, UsageError):
+            raise
+        except Exception as exc:  # pyroute2 raises plain OSErrors/NetlinkErrors
+            raise CaptureError(f"rtnetlink: cannot open ({exc})") from exc
+        try:
+            link_msgs = list(ipr.get_links())
+            addr_msgs = list(ipr.get_addr())
+            rules = {fam: list(ipr.get_rules(family=fam)) for fam in (AF_INET, AF_INET6)}
+            routes = {fam: list(ipr.route("dump", family=fam)) for fam in (AF_INET, AF_INET6)}
+        except Exception as exc:
+            raise CaptureError(f"rtnetlink: dump failed ({exc})") from exc
+        finally:
+            ipr.close()
+        return link_msgs, addr_msgs, rules, routes
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(dump).result()
+
+
 def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
             progress: Callable[[str], None] | None = None) -> CaptureReport:
     """Read the running kernel (or ``netns``) into a bundle directory.
@@ -783,21 +815,7 @@ def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
         report.files.append(name)
 
     say("rtnetlink: links, addresses, rules, routes")
-    try:
-        ipr = _open_iproute(netns)
-    except (CaptureError, UsageError):
-        raise
-    except Exception as exc:  # pyroute2 raises plain OSErrors/NetlinkErrors
-        raise CaptureError(f"rtnetlink: cannot open ({exc})") from exc
-    try:
-        link_msgs = list(ipr.get_links())
-        addr_msgs = list(ipr.get_addr())
-        rules = {fam: list(ipr.get_rules(family=fam)) for fam in (AF_INET, AF_INET6)}
-        routes = {fam: list(ipr.route("dump", family=fam)) for fam in (AF_INET, AF_INET6)}
-    except Exception as exc:
-        raise CaptureError(f"rtnetlink: dump failed ({exc})") from exc
-    finally:
-        ipr.close()
+    link_msgs, addr_msgs, rules, routes = _netlink_dump(netns)
 
     links = {m["index"]: m for m in link_msgs}
     names = {i: _attrs(m).get("IFLA_IFNAME", f"if{i}") for i, m in links.items()}
