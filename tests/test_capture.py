@@ -1,6 +1,6 @@
 """``wgexplain capture``: the bundle equals what ``ip -j`` prints, and capture only reads.
 
-The lab: a ``wgx-cap-<pid>`` namespace with veths whose peers live in a
+The lab: a ``wgx-cap-…`` namespace with veths whose peers live in a
 second namespace, v4/v6 addresses (secondary, peer, noprefixroute,
 deprecated), rules with many selectors (a table id > 255, not, fwmark/mask,
 iif/oif, uidrange, ipproto, port ranges, tos, goto, nop, unreachable,
@@ -21,34 +21,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
 
+from wgexplain.lab import netns
+from wgexplain.lab.wireguard_go import WireguardGo, genkey
 from wgexplain.sources import live
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _netns_usable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
-    if shutil.which("ip") is None:
-        return "iproute2 (ip) is not installed"
-    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"'ip netns' is unavailable: {probe.stderr.strip()}"
-    return None
+_OK, _WHY = netns.lab_available()
+lab = pytest.mark.skipif(not _OK, reason=_WHY)
 
-
-_SKIP = _netns_usable()
-lab = pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")
-
-NS = f"wgx-cap-{os.getpid()}"
-PEER = f"wgx-cap-{os.getpid()}p"
 WG = f"wgcap{os.getpid() % 100000}"
 
 SETUP = """
@@ -143,65 +131,40 @@ def _sh(*args: str, inp: str | None = None) -> str:
 @dataclasses.dataclass
 class Lab:
     ns: str
+    peer: str
     wg_pid: int | None
     wg_public: str | None
 
 
 @contextlib.contextmanager
 def build_lab() -> Iterator[Lab]:
-    """The lab namespaces, torn down whatever happens (wireguard-go killed by its PID)."""
-    wg_proc: subprocess.Popen[bytes] | None = None
-    _sh("ip", "netns", "add", NS)
-    try:
-        _sh("ip", "netns", "add", PEER)
+    """The lab namespaces, torn down whatever happens (wireguard-go killed by its PID).
+
+    wireguard-go uses the machine's shared socket path, as on a user's machine:
+    ``wgexplain capture --netns`` runs ``wg`` with ``ip netns exec``.
+    """
+    with netns.Lab("cap") as built:
+        ns, peer = built.netns("ns"), built.netns("peer")
         # no duplicate address detection: addresses must not change state during the tests
-        for conf in ("all", "default"):
-            _sh("ip", "netns", "exec", NS, "sh", "-c",
-                f"echo 0 > /proc/sys/net/ipv6/conf/{conf}/accept_dad")
+        built.sysctl(ns, [("net.ipv6.conf.all.accept_dad", "0"),
+                          ("net.ipv6.conf.default.accept_dad", "0")])
         for line in SETUP.strip().splitlines():
-            _sh("ip", "-n", NS, *line.format(peer=PEER).split())
-        _sh("ip", "netns", "exec", NS, "nft", "-f", "-", inp=RULESET)
-        for kv in SYSCTLS:
-            key, value = kv.split("=")
-            _sh("ip", "netns", "exec", NS, "sh", "-c",
-                f"echo {value} > /proc/sys/{key.replace('.', '/')}")
-        wg_public = None
+            built.ip(ns, *line.format(peer=peer).split())
+        built.exec(ns, ["nft", "-f", "-"], input=RULESET)
+        built.sysctl(ns, [tuple(kv.split("=")) for kv in SYSCTLS])  # type: ignore[misc]
+        wg_pid = wg_public = None
         if shutil.which("wireguard-go") and shutil.which("wg"):
-            env = {**os.environ, "WG_PROCESS_FOREGROUND": "1"}
-            wg_proc = subprocess.Popen(["ip", "netns", "exec", NS, "wireguard-go", "-f", WG],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       env=env)
-            sock = Path(f"/var/run/wireguard/{WG}.sock")
-            deadline = time.monotonic() + 5
-            while not sock.exists() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            private = _sh("wg", "genkey").strip()
-            peer_private = _sh("wg", "genkey").strip()
-            peer_public = _sh("wg", "pubkey", inp=peer_private + "\n").strip()
-            wg_public = _sh("wg", "pubkey", inp=private + "\n").strip()
-            keyfile = Path(f"/tmp/{WG}.key")
-            keyfile.write_text(private + "\n")
-            keyfile.chmod(0o600)
-            try:
-                _sh("ip", "netns", "exec", NS, "wg", "set", WG, "private-key", str(keyfile),
-                    "listen-port", "51820", "fwmark", "0x6d6f6c65", "peer", peer_public,
-                    "allowed-ips", "0.0.0.0/0,::/0", "endpoint", "203.0.113.76:19955")
-            finally:
-                keyfile.unlink()
-            _sh("ip", "-n", NS, "addr", "add", "10.147.23.252/32", "dev", WG)
-            _sh("ip", "-n", NS, "link", "set", WG, "up")
-            _sh("ip", "-n", NS, "route", "add", "10.64.0.1", "dev", WG, "table", "1836018789")
-        yield Lab(NS, wg_proc.pid if wg_proc else None, wg_public)
-    finally:
-        if wg_proc is not None:
-            wg_proc.terminate()
-            try:
-                wg_proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                wg_proc.kill()
-                wg_proc.wait(timeout=5)
-        for name in (NS, PEER):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            dev = WireguardGo(built, ns, WG, private=False)
+            private, wg_public = genkey()
+            dev.wg("set", WG, "private-key", "/dev/stdin", "listen-port", "51820",
+                   "fwmark", "0x6d6f6c65", "peer", genkey()[1],
+                   "allowed-ips", "0.0.0.0/0,::/0", "endpoint", "203.0.113.76:19955",
+                   input=private + "\n")
+            built.ip(ns, "addr", "add", "10.147.23.252/32", "dev", WG)
+            built.ip(ns, "link", "set", WG, "up")
+            built.ip(ns, "route", "add", "10.64.0.1", "dev", WG, "table", "1836018789")
+            wg_pid = dev.proc.pid
+        yield Lab(ns, peer, wg_pid, wg_public)
 
 
 @pytest.fixture(scope="module")
@@ -359,7 +322,7 @@ def test_capture_host_and_cli(lab_ns: Lab, tmp_path: Path, monkeypatch: pytest.M
     shutil.copytree(tmp_path / "b", again)
     (again / "wg.txt").write_text("stale\tline\n")
     (again / "ip-route.txt").write_text("default dev eth9\n")
-    res = runner.invoke(capture_command, [str(again), "--netns", PEER])
+    res = runner.invoke(capture_command, [str(again), "--netns", lab_ns.peer])
     assert res.exit_code == 0, res.output
     assert not (again / "wg.txt").exists()
     assert "removed wg.txt left by an earlier capture" in res.stderr

@@ -16,15 +16,14 @@ flag of sets that rules update (both are in the text listing).
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from wgexplain import ruleset as rs
+from wgexplain.lab.netns import Lab, lab_available
 from wgexplain.sources import nft
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,15 +31,10 @@ SEED_NFT = ROOT / "examples" / "mullvad" / "bundle" / "nft-ruleset.nft"
 
 
 def _lab_ok() -> tuple[bool, str]:
-    if os.geteuid() != 0:
-        return False, "needs root to create network namespaces"
-    for tool in ("ip", "nft"):
-        if shutil.which(tool) is None:
-            return False, f"'{tool}' not installed"
-    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    if r.returncode != 0:
-        return False, f"'ip netns' unavailable: {r.stderr.strip()}"
-    return True, ""
+    ok, why = lab_available()
+    if ok and shutil.which("nft") is None:
+        return False, "'nft' not installed"
+    return ok, why
 
 
 _OK, _WHY = _lab_ok()
@@ -180,27 +174,26 @@ table netdev wgx_nd {
 """
 
 
-def _run(ns: str, *args: str, stdin: str | None = None) -> str:
-    r = subprocess.run(["ip", "netns", "exec", ns, *args], input=stdin, capture_output=True,
-                       text=True, timeout=30)
-    assert r.returncode == 0, f"{' '.join(args)}: {r.stderr}"
-    return r.stdout
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab("nft") as made:
+        yield made
+
+
+def _nft(lab: Lab, ns: str, *args: str, stdin: str | None = None) -> str:
+    return lab.exec(ns, ["nft", *args], input=stdin).stdout
 
 
 @pytest.fixture(scope="module")
-def listing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    ns = f"wgx-nft-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-    try:
-        for cmd in (["link", "add", "wgx-veth0", "type", "veth", "peer", "name", "wgx-veth1"],
-                    ["link", "add", "wg-mullvad", "type", "veth", "peer", "name", "wgx-veth2"],
-                    ["link", "set", "lo", "up"]):
-            subprocess.run(["ip", "-n", ns, *cmd], check=True, timeout=10)
-        _run(ns, "nft", "-f", "-", stdin=RICH)
-        _run(ns, "nft", "-f", str(SEED_NFT))
-        yield _run(ns, "nft", "-a", "list", "ruleset"), _run(ns, "nft", "-j", "list", "ruleset")
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], timeout=10)
+def listing(lab: Lab) -> tuple[str, str]:
+    ns = lab.netns("list")
+    for cmd in (["link", "add", "wgx-veth0", "type", "veth", "peer", "name", "wgx-veth1"],
+                ["link", "add", "wg-mullvad", "type", "veth", "peer", "name", "wgx-veth2"],
+                ["link", "set", "lo", "up"]):
+        lab.ip(ns, *cmd)
+    _nft(lab, ns, "-f", "-", stdin=RICH)
+    _nft(lab, ns, "-f", str(SEED_NFT))
+    return _nft(lab, ns, "-a", "list", "ruleset"), _nft(lab, ns, "-j", "list", "ruleset")
 
 
 _SKIP = frozenset({"origin", "text", "typeof", "priority_text"})
@@ -277,21 +270,18 @@ def test_seed_bundle_matches_what_the_kernel_lists(listing: tuple[str, str]) -> 
      ["[ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]", "[ cmp eq reg 1 0x00000000 ]"]),
     ("ct state == established", "==", ["[ cmp eq reg 1 0x00000002 ]"]),
 ])
-def test_match_operators_mean_what_the_kernel_runs(rule: str, op: str, bytecode: list[str]) -> None:
+def test_match_operators_mean_what_the_kernel_runs(lab: Lab, rule: str, op: str,
+                                                   bytecode: list[str]) -> None:
     """The model's ops (ruleset.py docstring) against nft's netlink bytecode."""
-    ns = f"wgx-nftop-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-    try:
-        _run(ns, "nft", "add", "table", "inet", "t")
-        _run(ns, "nft", "add", "chain", "inet", "t", "c")
-        debug = _run(ns, "nft", "--debug=netlink", "add", "rule", "inet", "t", "c", *rule.split())
-        lines = [line.strip() for line in debug.splitlines()]
-        assert all(b in lines for b in bytecode), debug
-        listed = nft.parse_ruleset_text(_run(ns, "nft", "list", "ruleset"), "t").rules()
-        as_json = nft.parse_ruleset_json(_run(ns, "nft", "-j", "list", "ruleset"), "j").rules()
-        (_c, from_text), = listed
-        (_c, from_json), = as_json
-        assert from_text.exprs == from_json.exprs == nft.parse_rule_text(rule).exprs
-        assert from_text.exprs[0].op == op
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], timeout=10)
+    ns = lab.netns("op")
+    _nft(lab, ns, "add", "table", "inet", "t")
+    _nft(lab, ns, "add", "chain", "inet", "t", "c")
+    debug = _nft(lab, ns, "--debug=netlink", "add", "rule", "inet", "t", "c", *rule.split())
+    lines = [line.strip() for line in debug.splitlines()]
+    assert all(b in lines for b in bytecode), debug
+    listed = nft.parse_ruleset_text(_nft(lab, ns, "list", "ruleset"), "t").rules()
+    as_json = nft.parse_ruleset_json(_nft(lab, ns, "-j", "list", "ruleset"), "j").rules()
+    (_c, from_text), = listed
+    (_c, from_json), = as_json
+    assert from_text.exprs == from_json.exprs == nft.parse_rule_text(rule).exprs
+    assert from_text.exprs[0].op == op

@@ -15,12 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from wgexplain.lab.netns import Lab, lab_available
+from wgexplain.lab.wireguard_go import WireguardGo, genkey
 from wgexplain.model import AF_INET, AF_INET6, Origin
 from wgexplain.sources import load_raw
 from wgexplain.sources.iproute_addr import parse_addr_json, parse_addr_text
@@ -29,18 +30,7 @@ from wgexplain.sources.iproute_rule import parse_rules_json, parse_rules_text, r
 from wgexplain.sources.transcript import parse_command, strip_ansi
 
 
-def _lab_ok() -> tuple[bool, str]:
-    if os.geteuid() != 0:
-        return False, "needs root to create network namespaces"
-    if shutil.which("ip") is None:
-        return False, "iproute2 'ip' not installed"
-    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    if r.returncode != 0:
-        return False, f"'ip netns' unavailable: {r.stderr.strip()}"
-    return True, ""
-
-
-_OK, _WHY = _lab_ok()
+_OK, _WHY = lab_available()
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(not _OK, reason=_WHY)]
 
 SETUP = """
@@ -99,17 +89,17 @@ link set veth3 down
 
 
 @pytest.fixture(scope="module")
-def ns() -> Iterator[str]:
-    name = f"wgx-src-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
-    try:
-        for line in SETUP.strip().splitlines():
-            proc = subprocess.run(["ip", "-n", name, *line.split()], text=True,
-                                  capture_output=True)
-            assert proc.returncode == 0, f"ip {line}: {proc.stderr}"
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+def lab() -> Iterator[Lab]:
+    with Lab("src") as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def ns(lab: Lab) -> str:
+    name = lab.netns("ns")
+    for line in SETUP.strip().splitlines():
+        lab.ip(name, *line.split())
+    return name
 
 
 def ip(ns: str, *args: str) -> str:
@@ -281,42 +271,22 @@ def test_pasted_session_of_real_output_reads_like_the_listings(ns: str, tmp_path
 
 
 def _wg_ok() -> bool:
-    return shutil.which("wireguard-go") is not None and shutil.which("wg") is not None
+    return all(shutil.which(t) for t in ("wireguard-go", "wg", "unshare", "nsenter"))
 
 
-@pytest.mark.skipif(not _wg_ok(), reason="wireguard-go and wg (wireguard-tools) not installed")
-def test_wg_outputs_of_a_real_device(ns: str) -> None:
+@pytest.mark.skipif(not _wg_ok(), reason="wireguard-go, wg (wireguard-tools), unshare or "
+                    "nsenter not installed")
+def test_wg_outputs_of_a_real_device(lab: Lab, ns: str) -> None:
     from wgexplain.sources.wg import parse_wg_dump, parse_wg_show, parse_wg_showconf
 
     ifname = f"wgxs{os.getpid() % 100000}"
-    env = {**os.environ, "WG_PROCESS_FOREGROUND": "1"}
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "wireguard-go", "-f", ifname],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    dev = WireguardGo(lab, ns, ifname)
     try:
-        for _ in range(50):
-            if subprocess.run(["ip", "-n", ns, "link", "show", ifname],
-                              capture_output=True).returncode == 0:
-                break
-            time.sleep(0.05)
-        key = subprocess.run(["wg", "genkey"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-        peer_key = subprocess.run(["wg", "genkey"], capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        pub = subprocess.run(["wg", "pubkey"], input=peer_key, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        keyfile = f"/tmp/{ifname}.key"
-        with open(keyfile, "w") as fh:
-            fh.write(key)
-        try:
-            def wg(*a: str) -> str:
-                return subprocess.run(["ip", "netns", "exec", ns, "wg", *a], check=True,
-                                      capture_output=True, text=True).stdout
-
-            wg("set", ifname, "private-key", keyfile, "listen-port", "51999", "fwmark",
-               "0x6d6f6c65", "peer", pub, "endpoint", "203.0.113.76:19955", "allowed-ips",
-               "0.0.0.0/0,::/0", "persistent-keepalive", "25")
-        finally:
-            os.unlink(keyfile)
+        key, pub = genkey()[0], genkey()[1]  # ours, and the peer's public key
+        wg = dev.wg
+        wg("set", ifname, "private-key", "/dev/stdin", "listen-port", "51999", "fwmark",
+           "0x6d6f6c65", "peer", pub, "endpoint", "203.0.113.76:19955", "allowed-ips",
+           "0.0.0.0/0,::/0", "persistent-keepalive", "25", input=key + "\n")
         dump = [w for w in parse_wg_dump(wg("show", "all", "dump"), "d") if w.name == ifname]
         human = [w for w in parse_wg_show(wg("show", ifname), "h")]
         conf = parse_wg_showconf(wg("showconf", ifname), "c", 1, ifname)
@@ -330,12 +300,7 @@ def test_wg_outputs_of_a_real_device(ns: str) -> None:
             assert str(p.endpoint[0]) == "203.0.113.76" and p.endpoint[1] == 19955
             assert [str(n) for n in p.allowed_ips] == ["0.0.0.0/0", "::/0"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=3)
+        dev.stop()
 
 
 def test_bundle_of_text_and_json_files_agrees(ns: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -387,27 +352,19 @@ def test_nft_text_and_json_blocks_in_a_session(ns: str, tmp_path) -> None:  # ty
         assert len(host.rules) >= 14
 
 
-def test_bundle_nft_text_and_json_agree_or_fail_naming_both(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bundle_nft_text_and_json_agree_or_fail_naming_both(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("wgexplain.sources.nft")
     from wgexplain.errors import DumpError
     from wgexplain.sources.bundle import read_bundle
 
     seed = (Path(__file__).resolve().parent.parent / "examples" / "mullvad" / "bundle"
             / "nft-ruleset.nft")
-    name = f"wgx-srcn-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
-    try:
-        for dev, peer in (("wg-mullvad", "p0"), ("wlp0s20f3", "p1")):
-            subprocess.run(["ip", "-n", name, "link", "add", dev, "type", "veth", "peer", "name",
-                            peer], check=True, capture_output=True)
-        nft = ["ip", "netns", "exec", name, "nft"]
-        subprocess.run([*nft, "-f", str(seed)], check=True, capture_output=True)
-        text = subprocess.run([*nft, "list", "ruleset"], check=True, capture_output=True,
-                              text=True).stdout
-        js = subprocess.run([*nft, "-j", "list", "ruleset"], check=True, capture_output=True,
-                            text=True).stdout
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    name = lab.netns("nft")
+    for dev, peer in (("wg-mullvad", "p0"), ("wlp0s20f3", "p1")):
+        lab.ip(name, "link", "add", dev, "type", "veth", "peer", "name", peer)
+    lab.exec(name, ["nft", "-f", str(seed)])
+    text = lab.exec(name, ["nft", "list", "ruleset"]).stdout
+    js = lab.exec(name, ["nft", "-j", "list", "ruleset"]).stdout
     (tmp_path / "nft-ruleset.nft").write_text(text)
     (tmp_path / "nft-ruleset.json").write_text(js)
     host = read_bundle(tmp_path)

@@ -300,3 +300,31 @@ def test_cryptokey_routing_with_known_peers(host) -> None:
     assert "10.64.0.0/16" in tunnel["why"] and not tunnel["inferred"]
     t = trace(h, "1.1.1.1", proto="udp", dport=443)
     assert t.verdict == "drop" and t.errno == "ENOKEY" and t.encapsulated is None
+
+
+@pytest.mark.parametrize("source", ["session-en.txt", "bundle"])
+@pytest.mark.parametrize("proto,dport", [("tcp", 443), ("udp", 53), (None, None)])
+def test_explicit_endpoint_and_fwmark_stay_with_the_wireguard_device(source, proto, dport) -> None:
+    """--endpoint/--wg-fwmark describe wg-mullvad only: the encrypted packet is not re-encapsulated.
+
+    Regression (kernel/path.py ``encapsulate``): passing them on to the outer
+    packet's journey made wlp0s20f3 count as a WireGuard device with that
+    endpoint, so the encrypted UDP was encrypted again and again until ELOOP.
+    """
+    h = wgexplain.load(str(EXAMPLES / source))
+    dst = "10.64.0.1" if dport == 53 else "1.1.1.1"
+    t = trace(h, dst, proto=proto, dport=dport, endpoint=f"{RELAY}:19955", wg_fwmark=MOLE)
+    j = t.to_json()
+    assert j["verdict"] == "accept" and j["egress"]["dev"] == "wg-mullvad"
+    tunnel = [s for s in j["steps"] if s["stage"] == "tunnel"]
+    assert len(tunnel) == 1 and "--endpoint" in tunnel[0]["why"]
+    outer = j["encapsulated"]
+    assert outer is not None
+    assert outer["verdict"] == "accept", outer["steps"]
+    assert outer["egress"]["dev"] == "wlp0s20f3"
+    assert (outer["egress"]["dst"], outer["egress"]["dport"]) == (RELAY, 19955)
+    assert outer["egress"]["mark"] == MOLE
+    assert outer["encapsulated"] is None
+    assert not [s for s in outer["steps"] if s["stage"] == "tunnel"]
+    assert "ELOOP" not in str(j)
+    assert t.encapsulated is not None and t.encapsulated.errno is None

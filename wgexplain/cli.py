@@ -19,8 +19,10 @@ Other modules add commands with a ``register(group)`` function
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -79,12 +81,21 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def format_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--format text|json|dot|svg`` and ``--json`` (= ``--format json``)."""
-    fn = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(fn)
-    fn = click.option("--format", "fmt", type=click.Choice(ALL_FORMATS), default="text",
-                      show_default=True, help="Output format.")(fn)
-    return fn
+def format_options(fn: Callable[..., Any] | None = None, *,
+                   formats: tuple[str, ...] = ALL_FORMATS) -> Any:
+    """``--format text|json|dot|svg`` (or the ``formats`` a command has) and ``--json``.
+
+    Use bare (``@format_options``) or with the command's own formats
+    (``@format_options(formats=("text", "json"))``): ``--help`` lists only those
+    and any other is refused in one line.
+    """
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
+        f = click.option("--format", "fmt", type=click.Choice(formats), default="text",
+                         show_default=True, help="Output format.")(f)
+        return f
+
+    return deco if fn is None else deco(fn)
 
 
 def chosen_format(fmt: str, as_json: bool) -> str:
@@ -148,7 +159,39 @@ def merge_route_args(dst_and_keywords: tuple[str, ...], flags: dict[str, Any]) -
 # the group
 # --------------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """A group whose command-line mistakes print one line (``wgexplain: ...``), exit 2.
+
+    click's own form (usage, a hint, a blank line, the error) is four lines; a
+    script reading stderr wants one, as for bad input.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `wgexplain`: the help, as click does
+                click.echo(e.format_message(), err=True)
+                sys.exit(2)
+            where = e.ctx.command_path if e.ctx is not None else "wgexplain"
+            click.echo(f"wgexplain: {e.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as e:
+            click.echo(f"wgexplain: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("wgexplain: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={
+    "help_option_names": ["-h", "--help"],
+    # help as wide as the terminal, up to 120 columns (click's own cap is 80)
+    "max_content_width": 120})
 @click.version_option(package_name="wgexplain")
 def main() -> None:
     """Explain, and prove against the Linux kernel, how a machine on a WireGuard VPN routes its traffic."""
@@ -158,10 +201,49 @@ def main() -> None:
 # route
 # --------------------------------------------------------------------------
 
+_MISSING_TABLE = re.compile(r"table (\S+), which is not in this dump")
+
+
+def dump_warnings(host: Host | None, shown: str | None) -> list[str]:
+    """The source's warnings that bear on an answer whose text is ``shown``.
+
+    A paste whose command has no output, and a table the answer consulted that
+    the dump does not hold: without them the answer looks complete when it is not.
+    ``shown`` ``None``: every missing table counts (a journey makes several lookups).
+    """
+    if host is None:
+        return []
+    out = []
+    for w in host.warnings:
+        m = _MISSING_TABLE.search(w)
+        if "has no output in the paste" in w or (
+                m and (shown is None or f"table {m.group(1)}" in shown)):
+            out.append(w)
+    return out
+
+
+def warning_lines(host: Host | None, shown: str | None, width: int | None) -> list[Any]:
+    """``warning: ...`` lines (rich Text, wrapped) for :func:`dump_warnings`."""
+    from rich.text import Text
+
+    from wgexplain.explain.wrap import wrap_hanging
+
+    lines: list[Any] = []
+    for w in dump_warnings(host, shown):
+        t = Text("warning: ", style="bold yellow")
+        t.append(w)
+        lines.extend(wrap_hanging(t, width, "         "))
+    return lines
+
+
 def _route_text(result: Any, ctx: click.Context) -> str:
     from wgexplain.explain.route_text import format_text
+    from wgexplain.explain.wrap import output_width
 
-    return format_text(result)
+    width = output_width()
+    text = format_text(result, width)
+    extra = warning_lines(ctx.meta.get("wgexplain.host"), text, width)
+    return (text + "".join(x.plain + "\n" for x in extra)).rstrip("\n")
 
 
 def _route_json(result: Any, ctx: click.Context) -> str:
@@ -189,12 +271,20 @@ def route_command(args: tuple[str, ...], batch: str | None, live: bool, fmt: str
     """
     ctx = click.get_current_context()
     source, rest = (None, args) if live else (args[0] if args else None, args[1:])
+    if batch == "-" and source == "-":
+        raise UsageError("SOURCE and --batch cannot both be standard input (-): "
+                         "give one of them as a file")
     host = load_source(source, live)
     ctx.meta["wgexplain.host"] = host  # for renderers that draw the rules too (--format dot|svg)
     if batch is not None:
         if rest or any(v is not None for v in flags.values()):
             raise UsageError("--batch takes no DST or route options: put them in the batch lines")
-        run_batch(host, batch, sys.stdout)
+        if chosen_format(fmt, as_json) not in ("text", "json"):
+            raise UsageError(f"--format {fmt} is not available with --batch "
+                             "(it prints one JSON object per line)")
+        out = sys.stdout
+        with _batch_progress(batch) as tick:
+            run_batch(host, batch, out, progress=tick)
         return
     if not rest:
         raise UsageError("expected a destination address (DST) after SOURCE")
@@ -206,8 +296,14 @@ def route_command(args: tuple[str, ...], batch: str | None, live: bool, fmt: str
         from rich.console import Console
 
         from wgexplain.explain.route_text import render
+        from wgexplain.explain.wrap import output_width
 
-        Console(highlight=False, soft_wrap=True).print(render(result), end="")
+        width = output_width()
+        text = render(result, width)
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(text, end="")
+        for line in warning_lines(host, text.plain, width):
+            console.print(line)
         return
     click.echo(render_as("route", fmt, result, ctx))
 
@@ -224,8 +320,14 @@ def _batch_lines(batch: str) -> Iterator[tuple[str, int, str]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DumpError(batch, 0, "an existing batch file", got="no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DumpError(batch, 0, "a readable UTF-8 batch file", got=str(e)) from None
+    except IsADirectoryError:
+        raise DumpError(batch, 0, "a batch file", got="a directory") from None
+    except UnicodeDecodeError as e:
+        raise DumpError(batch, 0, "a UTF-8 text batch file",
+                        got=f"binary data (byte 0x{e.object[e.start]:02x} at offset {e.start})"
+                        ) from None
+    except OSError as e:
+        raise DumpError(batch, 0, "a readable batch file", got=e.strerror or str(e)) from None
     for n, line in enumerate(text.splitlines(), 1):
         yield batch, n, line
 
@@ -255,22 +357,70 @@ def batch_tokens(line: str) -> list[str] | None:
     return toks
 
 
-def run_batch(host: Host, batch: str, out: TextIO) -> int:
+_USAGE_MSG = re.compile(r"(?P<what>[^:]+): expected (?P<exp>.+), got (?P<got>'.*'|\".*\")$")
+
+
+def batch_line_error(name: str, n: int, line: str, e: UsageError) -> DumpError:
+    """A lookup argument the simulator refused, as ``FILE:LINE: expected ..., got ...``."""
+    import ast
+
+    m = _USAGE_MSG.match(str(e))
+    if m:
+        return DumpError(name, n, f"{m.group('exp')} for '{m.group('what')}'",
+                         got=ast.literal_eval(m.group("got")))
+    return DumpError(name, n, f"`ip route get` arguments that fit together ({e})",
+                     got=line.strip())
+
+
+@contextlib.contextmanager
+def _batch_progress(batch: str) -> Iterator[Callable[[int], None] | None]:
+    """A transient progress bar on stderr for a long ``--batch`` file.
+
+    Only when stderr is a terminal and stdout is not (the JSON Lines go to a
+    file or a pipe): on a terminal the output itself shows the progress.
+    """
+    if batch == "-" or not sys.stderr.isatty() or sys.stdout.isatty():
+        yield None
+        return
+    try:
+        with open(batch, "rb") as f:
+            total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except OSError:
+        yield None
+        return
+    if total < 5000:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as bar:
+        task = bar.add_task("route lookups", total=total)
+        yield lambda n: bar.update(task, completed=n)
+
+
+def run_batch(host: Host, batch: str, out: TextIO,
+              progress: Callable[[int], None] | None = None) -> int:
     """``--batch``: one JSON object per input line, in order (JSON Lines); returns the count.
 
     An unreadable line is bad input (``DumpError`` naming the batch file and
     line); a lookup the kernel would refuse is an object with ``"error"``.
+    ``progress(lines_read)`` is called every 1000 lines.
     """
-    from wgexplain.kernel.flowspec import EXPECTED, FlowSpecError, parse_flowspec
+    from wgexplain.kernel.flowspec import FlowSpecError, parse_flowspec
     from wgexplain.kernel.route import prepare, route_get
 
     prepare(host)
     count = 0
     for name, n, line in _batch_lines(batch):
+        if progress is not None and n % 1000 == 0:
+            progress(n)
         try:
             toks = batch_tokens(line)
         except ValueError as e:
-            raise DumpError(name, n, EXPECTED, got=f"{line.strip()} ({e})") from None
+            raise DumpError(name, n, f"a line in shell quoting ({str(e).lower()})",
+                            got=line.strip()) from None
         if toks is None:
             continue
         try:
@@ -279,7 +429,7 @@ def run_batch(host: Host, batch: str, out: TextIO) -> int:
         except FlowSpecError as e:
             raise DumpError(name, n, e.expected, got=e.got) from None
         except UsageError as e:
-            raise DumpError(name, n, EXPECTED, got=f"{line.strip()} ({e})") from None
+            raise batch_line_error(name, n, line, e) from None
         out.write(json.dumps(result.to_json(), ensure_ascii=False))
         out.write("\n")
         count += 1
@@ -343,34 +493,60 @@ def _show_json(host: Any, ctx: click.Context) -> str:
     return json.dumps(show_data(host), ensure_ascii=False, default=str)
 
 
-def _show_text(host: Any, ctx: click.Context) -> str:
-    d = show_data(host)
-    lines: list[str] = [f"source: {d['source']}"]
-    lines.append("\nlinks and addresses:")
+def show_lines(d: dict[str, Any], width: int | None = None) -> list[Any]:
+    """:func:`show_data` as styled lines (rich Text): headings bold, where each fact
+    came from dim, warnings yellow; long lines wrapped under their own text."""
+    from rich.text import Text
+
+    from wgexplain.explain.wrap import wrap_hanging
+
+    out: list[Any] = []
+
+    def heading(text: str, note: str = "") -> None:
+        if out:
+            out.append(Text(""))
+        t = Text(text, style="bold")
+        if note:
+            t.append(note, style="dim")
+        out.append(t)
+
+    def fact(indent: str, text: str, tag: str = "", hang: str = "    ",
+             style: str = "") -> None:
+        t = Text(indent)
+        t.append(text, style=style)
+        if tag:
+            t.append(f"  ({tag})", style="dim italic" if tag == "derived" else "dim")
+        out.extend(wrap_hanging(t, width, indent + hang))
+
+    out.append(Text.assemble(("source: ", "bold"), str(d["source"])))
+    heading("links and addresses:")
     for link in d["links"]:
         flags = ",".join(link["flags"])
-        lines.append(f"  {link['index']}: {link['name']} <{flags}> mtu {link['mtu']}")
+        fact("  ", f"{link['index']}: {link['name']} <{flags}> mtu {link['mtu']}")
         for a in d["addresses"]:
             if a["dev"] == link["name"]:
-                lines.append(f"      {a['address']} scope {a['scope']} "
-                             f"{' '.join(a['flags'])}".rstrip())
-    orphans = [a for a in d["addresses"] if a["dev"] not in {x["name"] for x in d["links"]}]
-    for a in orphans:
-        lines.append(f"  {a['dev']}: {a['address']} scope {a['scope']}")
+                fact("      ", f"{a['address']} scope {a['scope']} {' '.join(a['flags'])}".rstrip())
+    names = {x["name"] for x in d["links"]}
+    for a in d["addresses"]:
+        if a["dev"] not in names:
+            fact("  ", f"{a['dev']}: {a['address']} scope {a['scope']}")
     for fam in ("inet", "inet6"):
-        lines.append(f"\nrules ({'IPv4' if fam == 'inet' else 'IPv6'}):")
-        for r in d["rules"]:
-            if r["family"] == fam:
-                tag = "  (derived)" if r["derived"] else f"  ({r['origin']})"
-                lines.append(f"  {r['text']}{tag}")
+        heading(f"rules ({'IPv4' if fam == 'inet' else 'IPv6'}):")
+        rules = [r for r in d["rules"] if r["family"] == fam]
+        w = max((len(str(r["pref"])) for r in rules), default=0)
+        for r in rules:
+            text = r["text"]
+            pref = f"{r['pref']}:"
+            if text.startswith(pref):  # right-align the preferences, as a column
+                text = " " * (w - len(str(r["pref"]))) + text
+            fact("  ", text, "derived" if r["derived"] else r["origin"], hang=" " * (w + 2))
     for t in d["tables"]:
-        lines.append(f"\ntable {t['name']} ({'IPv4' if t['family'] == 'inet' else 'IPv6'}, "
-                     f"id {t['id']}):")
+        heading(f"table {t['name']}", f" ({'IPv4' if t['family'] == 'inet' else 'IPv6'}, "
+                f"id {t['id']}):")
         for r in t["routes"]:
-            tag = "  (derived)" if r["derived"] else f"  ({r['origin']})"
-            lines.append(f"  {r['text']}{tag}")
+            fact("  ", r["text"], "derived" if r["derived"] else r["origin"])
     if d["ruleset_summary"] is not None:
-        lines.append("\nnftables ruleset:")
+        heading("nftables ruleset:")
         rs = d["ruleset_summary"]
         if isinstance(rs, list):
             text = "\n".join(str(x) for x in rs)
@@ -378,19 +554,34 @@ def _show_text(host: Any, ctx: click.Context) -> str:
             text = rs
         else:
             text = json.dumps(rs, indent=2, ensure_ascii=False, default=str)
-        lines.extend("  " + x for x in text.splitlines())
+        for x in text.splitlines():
+            body, sep, where = x.rpartition("   [")
+            indent = " " * (len(x) - len(x.lstrip()) + 2)
+            if sep and where.endswith("]"):
+                t = Text(indent + body.strip())
+                t.append(f"   [{where}", style="dim")
+            else:
+                t = Text("  " + x, style="bold" if x.lstrip().startswith("table ") else "")
+            out.extend(wrap_hanging(t, width, indent + "    "))
     if d["wireguard"]:
-        lines.append("\nwireguard:")
-        for w in d["wireguard"]:
-            lines.append(f"  {w['name']} fwmark 0x{w['fwmark']:x} peers {len(w['peers'])}"
-                         + (" (inferred)" if w.get("inferred") else ""))
-    lines.append("\nsysctls:" + ("" if d["sysctls"] else " (none in the dump)"))
+        heading("wireguard:")
+        for w_ in d["wireguard"]:
+            fact("  ", f"{w_['name']} fwmark 0x{w_['fwmark']:x} peers {len(w_['peers'])}"
+                 + (" (inferred)" if w_.get("inferred") else ""))
+    heading("sysctls:", "" if d["sysctls"] else " (none in the dump)")
     for k, v in sorted(d["sysctls"].items()):
-        lines.append(f"  {k} = {v}")
+        fact("  ", f"{k} = {v}")
     if d["warnings"]:
-        lines.append("\nwarnings:")
-        lines.extend(f"  - {w}" for w in d["warnings"])
-    return "\n".join(lines)
+        heading("warnings:")
+        for w_ in d["warnings"]:
+            fact("  ", f"- {w_}", hang="  ", style="yellow")
+    return out
+
+
+def _show_text(host: Any, ctx: click.Context) -> str:
+    from wgexplain.explain.wrap import output_width
+
+    return "\n".join(line.plain for line in show_lines(show_data(host), output_width()))
 
 
 register_format("show", "text", _show_text)
@@ -406,7 +597,18 @@ def show_command(source: str | None, live: bool, fmt: str, as_json: bool) -> Non
     """What was understood from SOURCE: links, addresses, rules, tables, ruleset, sysctls."""
     ctx = click.get_current_context()
     host = load_source(source, live)
-    click.echo(render_as("show", chosen_format(fmt, as_json), host, ctx))
+    ctx.meta["wgexplain.host"] = host
+    fmt = chosen_format(fmt, as_json)
+    if fmt == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        from wgexplain.explain.wrap import output_width
+
+        console = Console(highlight=False, soft_wrap=True)
+        for line in show_lines(show_data(host), output_width()):
+            console.print(line)
+        return
+    click.echo(render_as("show", fmt, host, ctx))
 
 
 # --------------------------------------------------------------------------

@@ -63,9 +63,14 @@ def _trace_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trace_text(result: Any, ctx: click.Context) -> str:
+    from wgexplain.cli import warning_lines
     from wgexplain.explain.trace_text import to_text
+    from wgexplain.explain.wrap import output_width
 
-    return to_text(result).rstrip("\n")
+    width = output_width()
+    text = to_text(result, width)
+    extra = warning_lines(ctx.meta.get("wgexplain.host"), None, width)
+    return (text + "".join(x.plain + "\n" for x in extra)).rstrip("\n")
 
 
 def _trace_json(result: Any, ctx: click.Context) -> str:
@@ -114,9 +119,14 @@ def register(group: click.Group) -> None:
         if fmt == "text" and sys.stdout.isatty():
             from rich.console import Console
 
+            from wgexplain.cli import warning_lines
             from wgexplain.explain.trace_text import render
+            from wgexplain.explain.wrap import output_width
 
-            render(result, Console(highlight=False, soft_wrap=True))
+            console = Console(highlight=False, soft_wrap=True)
+            render(result, console)
+            for line in warning_lines(host, None, output_width()):
+                console.print(line)
             return
         click.echo(render_as("trace", fmt, result, ctx))
 

@@ -40,40 +40,73 @@ def _console() -> Any:
     from rich.console import Console
 
     if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, no_color=True, force_terminal=False, width=160)
+        return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, no_color=True, force_terminal=False, soft_wrap=True)
 
 
-def render_check(report: Any, console: Any) -> None:
-    """Findings first (with their proving packet), then what was checked and not."""
+def render_check(report: Any, console: Any, width: int | None = None) -> None:
+    """Findings first (with their proving packet), then what was checked and not.
+
+    Each long line wraps under its own text (``width``: the terminal's by default).
+    """
+    from rich.text import Text
+
+    from wgexplain.explain.wrap import output_width, wrap_hanging
+
+    if width is None:
+        width = output_width() or (console.width if console.is_terminal else None)
+
+    def line(text: Text | str, hang: str) -> None:
+        for part in wrap_hanging(text if isinstance(text, Text) else Text(text), width, hang):
+            console.print(part, highlight=False)
+
+    def labelled(label: str, text: str, indent: str = "  ") -> None:
+        t = Text(indent)
+        t.append(label, style="bold")
+        t.append(text)
+        line(t, indent + " " * len(label))
+
     sev_style = {"high": "bold red", "medium": "bold yellow", "low": "yellow"}
     if not report.findings:
         console.print("no findings", style="bold green")
     for f in report.findings:
-        console.print(f"[{sev_style.get(f.severity, 'bold')}]{f.severity.upper()}[/] "
-                      f"[bold]{f.id}[/bold]: {f.title}", highlight=False)
-        console.print(f"  {f.explanation}", highlight=False, markup=False)
+        head = Text()
+        head.append(f.severity.upper(), style=sev_style.get(f.severity, "bold"))
+        head.append(" ")
+        head.append(f.id, style="bold")
+        head.append(f": {f.title}")
+        line(head, "    ")
+        line(Text("  " + f.explanation), "  ")
         if f.condition:
-            console.print(f"  condition: {f.condition}", highlight=False, markup=False)
-        console.print(f"  proof: {f.evidence.get('summary')}", highlight=False, markup=False)
-        console.print(f"  run:   {f.command}", highlight=False, markup=False)
+            labelled("condition: ", f.condition)
+        labelled("proof: ", str(f.evidence.get("summary")))
+        labelled("run:   ", f.command)
         for other in f.evidence.get("also", []):
-            console.print(f"  also:  {other['command']}  →  {other['summary']}", highlight=False,
-                          markup=False)
+            labelled("also:  ", f"{other['command']}  →  {other['summary']}")
         console.print()
     if report.passed:
         console.print("checked, nothing found:", style="bold")
         for p in report.passed:
-            console.print(f"  {p.id}: {p.summary}", highlight=False, markup=False)
+            labelled(f"{p.id}: ", p.summary)
     if report.not_checked:
         console.print("not checked:", style="bold")
         for n in report.not_checked:
-            console.print(f"  {n.id}: {n.why}", highlight=False, markup=False)
+            labelled(f"{n.id}: ", n.why)
 
 
 def register(group: click.Group) -> None:
     """Add ``verify`` and ``check`` to the main command group."""
-    from wgexplain.cli import handle_errors, load_source, source_options
+    from wgexplain.cli import (chosen_format, format_options, handle_errors, load_source,
+                               source_options)
+    from wgexplain.errors import UsageError
+
+    def text_or_json(command: str, fmt: str, as_json: bool) -> bool:
+        """True for JSON; ``--format dot|svg`` is refused before any work is done."""
+        fmt = chosen_format(fmt, as_json)
+        if fmt not in ("text", "json"):
+            raise UsageError(f"--format {fmt} is not available for the {command} command "
+                             "(available: json, text)")
+        return fmt == "json"
 
     @click.command("verify")
     @click.argument("source", required=False)
@@ -81,12 +114,23 @@ def register(group: click.Group) -> None:
                   help="Generated route lookups per address family.")
     @click.option("--probes/--no-probes", default=True, show_default=True,
                   help="Also rebuild the tunnel with wireguard-go and send real packets.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
     @source_options
+    @format_options(formats=("text", "json"))
     @handle_errors
-    def verify_command(source: str | None, n_flows: int, probes: bool, as_json: bool,
+    def verify_command(source: str | None, n_flows: int, probes: bool, fmt: str, as_json: bool,
                        live: bool) -> None:
         """Rebuild SOURCE in network namespaces and compare the real kernel with the simulator.
+
+        The rules, routes, addresses and ruleset of SOURCE are loaded into
+        fresh `wgx-` namespaces (the host's own network is not touched); the
+        kernel then answers --flows generated `ip route get` lookups per
+        address family, and with --probes (when SOURCE has a WireGuard device)
+        real packets cross a wireguard-go tunnel. Every answer is compared
+        with the simulator's.
+
+        \b
+        Example:
+          sudo wgexplain verify examples/mullvad/bundle --flows 1000
 
         Needs root. Exit status 0 when everything agrees, 1 when anything
         disagrees, 2 for bad input or without root.
@@ -94,6 +138,7 @@ def register(group: click.Group) -> None:
         from wgexplain.lab.netns import LabError, lab_available
         from wgexplain.lab.verify import ROOT_MESSAGE, render, verify
 
+        as_json = text_or_json("verify", fmt, as_json)
         host = load_source(source, live)
         ok, why = lab_available()
         if not ok:
@@ -116,16 +161,17 @@ def register(group: click.Group) -> None:
 
     @click.command("check")
     @click.argument("source", required=False)
-    @click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
     @source_options
+    @format_options(formats=("text", "json"))
     @handle_errors
-    def check_command(source: str | None, as_json: bool, live: bool) -> None:
+    def check_command(source: str | None, fmt: str, as_json: bool, live: bool) -> None:
         """Findings you can act on (leaks, no kill switch, loops...), each proven by a traced packet.
 
         Exit status 0 when nothing was found, 1 when something was, 2 for bad input.
         """
         from wgexplain.check import check
 
+        as_json = text_or_json("check", fmt, as_json)
         host = load_source(source, live)
         report = check(host)
         if as_json:

@@ -432,7 +432,8 @@ def as_dict(obj: Any) -> Any:
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, (list, tuple, LazyRoutes)):
+    if isinstance(obj, (list, tuple, LazyRoutes)) or (
+            isinstance(obj, Sequence) and not isinstance(obj, (str, bytes))):
         return [as_dict(x) for x in obj]
     if isinstance(obj, frozenset):
         return sorted(as_dict(x) for x in obj)

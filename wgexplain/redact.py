@@ -514,6 +514,30 @@ def redact_bundle(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     return r
 
 
+def _readable_or_plain(source: str, text: str) -> str | None:
+    """Refuse a damaged source (DumpError, file:line); ``None`` when ``text`` reads as one.
+
+    Text that is no source at all (a fragment, a message) is still redacted, as
+    plain text: the returned note says so.
+    """
+    from wgexplain.sources import load_raw
+    from wgexplain.sources.transcript import looks_like_session
+
+    name = "<stdin>" if source == "-" else source
+    if not text.strip():
+        raise DumpError(name, 1, "text to redact", got="an empty file")
+    try:
+        load_raw(name, text=text)
+    except DumpError as exc:
+        head = text.lstrip()[:200]
+        if looks_like_session(text) or head.startswith(("table ", "flush ruleset", "#!")) \
+                or '"nftables"' in head or name.endswith((".nft", ".json")):
+            raise
+        return (f"{name} is not a session, bundle file or ruleset wgexplain reads "
+                f"({exc}): redacted as plain text")
+    return None
+
+
 def redact_source(source: str, out: str | None = None, *, key: bytes | str | None = None,
                   stdin: Iterable[str] | None = None) -> RedactResult:
     """``wgexplain redact``: SOURCE a session file, a bundle directory or ``-``.
@@ -521,10 +545,13 @@ def redact_source(source: str, out: str | None = None, *, key: bytes | str | Non
     A bundle goes to the directory ``out`` (required); a session to the file
     ``out`` or to standard output.
     """
+    from wgexplain.sources import load_raw
+
     r = Redactor(key)
     if source != "-" and Path(source).is_dir():
         if not out:
             raise DumpError(source, 0, "-o OUT: a directory for the redacted bundle")
+        load_raw(source)  # unreadable input: DumpError with file:line, nothing written
         redact_bundle(source, out, redactor=r)
         return RedactResult(out, dict(r.counts), tuple(r.warnings))
     if source == "-":
@@ -537,8 +564,13 @@ def redact_source(source: str, out: str | None = None, *, key: bytes | str | Non
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise DumpError(source, 0, "a UTF-8 text file", got=str(exc)) from None
+            raise DumpError(source, 0, "a UTF-8 text file",
+                            got=f"binary data (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start})") from None
+    plain = _readable_or_plain(source, text)
     _learn_any(r, text)
+    if plain:
+        r.warnings.append(plain)
     result = r.text(text)
     if out and out != "-":
         Path(out).write_text(result, encoding="utf-8")

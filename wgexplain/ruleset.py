@@ -497,11 +497,9 @@ class Chain:
 
 
 @dataclass(frozen=True, slots=True)
-class Set:
-    """A named set (``struct nft_set``). ``type`` is a datatype name, or a
-    tuple for concatenations (``ipv4_addr . inet_service``); ``typeof`` keeps
-    the ``typeof`` expression text when the set was declared that way.
-    Timeouts are in milliseconds, as in the JSON."""
+class _NamedSet:
+    """What sets and maps share: in the kernel both are a ``struct nft_set``, a map
+    being a set with ``NFT_SET_MAP`` and a data type (``nf_tables_newset()``)."""
 
     name: str
     table: str
@@ -521,27 +519,20 @@ class Set:
 
 
 @dataclass(frozen=True, slots=True)
-class Map:
+class Set(_NamedSet):
+    """A named set (``struct nft_set``). ``type`` is a datatype name, or a
+    tuple for concatenations (``ipv4_addr . inet_service``); ``typeof`` keeps
+    the ``typeof`` expression text when the set was declared that way.
+    Timeouts are in milliseconds, as in the JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class Map(_NamedSet):
     """A named map or verdict map: like :class:`Set`, plus ``map`` the data
     type (``"verdict"``, ``"mark"``, ``"ipv4_addr"``...); elements are
     :class:`MapElem`."""
 
-    name: str
-    table: str
-    family: str
-    type: str | tuple[str, ...] | None = None
     map: str | tuple[str, ...] | None = None
-    flags: tuple[str, ...] = ()
-    elements: tuple[Expr, ...] = ()
-    timeout: int | None = None
-    gc_interval: int | None = None
-    size: int | None = None
-    policy: str | None = None
-    auto_merge: bool = False
-    comment: str | None = None
-    typeof: str | None = None
-    handle: int | None = None
-    origin: Origin = NO_ORIGIN
 
 
 @dataclass(frozen=True, slots=True)

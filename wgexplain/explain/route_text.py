@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from wgexplain.explain.wrap import MIN_WIDTH, wrap_hanging
 from wgexplain.kernel.route import RouteResult
 from wgexplain.model import AF_INET
 
@@ -81,17 +82,29 @@ def kernel_lines(result: RouteResult) -> list[str]:
     return [" ".join(parts)]
 
 
-def render(result: RouteResult) -> Text:
-    """The whole explanation as rich :class:`Text` (styles are dropped when not a terminal)."""
+def _append_wrapped(out: Text, line: Text, width: int | None, hang: str) -> None:
+    for part in wrap_hanging(line, width, hang):
+        out.append_text(part)
+        out.append("\n")
+
+
+def render(result: RouteResult, width: int | None = None) -> Text:
+    """The whole explanation as rich :class:`Text` (styles are dropped when not a terminal).
+
+    ``width``: wrap each step's reason to it, under the reason column (``None``:
+    one line per step).
+    """
     out = Text()
-    for line in kernel_lines(result):
-        out.append(line + "\n", style="bold")
+    for kernel_line in kernel_lines(result):
+        out.append(kernel_line + "\n", style="bold")
     steps = result.steps
     if steps:
         rule_w = max(len("-" if s.rule is None else str(s.rule)) for s in steps)
         act_w = max(len(s.action) for s in steps)
         res_w = max(len(s.result) for s in steps)
         decisive = result.decisive
+        column = 2 + rule_w + 2 + act_w + 2 + res_w + 2
+        narrow = width is not None and width - column < MIN_WIDTH  # the reason goes below
         for i, s in enumerate(steps):
             rule = "-" if s.rule is None else str(s.rule)
             mark = ">" if i == decisive else " "
@@ -103,16 +116,19 @@ def render(result: RouteResult) -> Text:
             why = s.why
             if s.route is not None and s.route.origin.derived and "(derived" not in why:
                 why += " (derived)"
+            if narrow:
+                line.rstrip()
+                _append_wrapped(out, line, width, "    ")
+                line = Text("    ")
             line.append(why, style="bold" if i == decisive else "")
-            out.append_text(line)
-            out.append("\n")
+            _append_wrapped(out, line, width, " " * (4 if narrow else column))
     for note in result.notes:
-        out.append(f"note: {note}\n", style="dim")
+        _append_wrapped(out, Text(f"note: {note}", style="dim"), width, "      ")
     if not result.exact:
         out.append("exact: no (see the 'not modelled' notes)\n", style="yellow")
     return out
 
 
-def format_text(result: RouteResult) -> str:
+def format_text(result: RouteResult, width: int | None = None) -> str:
     """Plain text of :func:`render` (what a pipe or a test sees)."""
-    return render(result).plain
+    return render(result, width).plain

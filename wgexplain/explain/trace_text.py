@@ -11,11 +11,13 @@ text.
 from __future__ import annotations
 
 import io
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
+from wgexplain.explain.wrap import output_width, wrap_hanging
 from wgexplain.kernel.record import Step, Trace
 
 _STAGE_STYLE = {
@@ -31,8 +33,9 @@ _DIRECTION_TEXT = {
 }
 
 
-def _step_lines(n: int, step: Step, indent: str) -> list[Text]:
+def _step_lines(n: int, step: Step, indent: str, width: int | None = None) -> list[Text]:
     lines: list[Text] = []
+    hang = indent + "      "
     head = Text(indent)
     head.append(f"{n:>2}. ", style="bold" if step.decisive else "")
     head.append(f"{step.stage:<10}", style=_STAGE_STYLE.get(step.stage, ""))
@@ -45,13 +48,13 @@ def _step_lines(n: int, step: Step, indent: str) -> list[Text]:
         head.append(step.text, style="bold yellow" if step.decisive else "yellow")
         if step.origin and step.origin not in ("<none>", ""):
             head.append(f"  ({step.origin})", style="dim")
-        lines.append(head)
-        body = Text(indent + "      ")
+        lines.extend(wrap_hanging(head, width, hang))
+        body = Text(hang)
         body.append(step.why, style="bold" if step.decisive else "")
-        lines.append(body)
+        lines.extend(wrap_hanging(body, width, hang))
     else:
         head.append(step.why, style="bold" if step.decisive else "")
-        lines.append(head)
+        lines.extend(wrap_hanging(head, width, hang))
     extra = dict(step.extra)
     tail = []
     if step.effect:
@@ -67,28 +70,37 @@ def _step_lines(n: int, step: Step, indent: str) -> list[Text]:
                 t.append("; ")
             style = _VERDICT_STYLE.get(step.verdict or "", "") if part.startswith("verdict") else "italic"
             t.append(part, style=style)
-        lines.append(t)
+        lines.extend(wrap_hanging(t, width, hang))
     return lines
 
 
-def trace_lines(trace: Trace, indent: str = "", title: str | None = None) -> list[Text]:
-    """The story of ``trace`` (and its nested journeys) as rich Text lines."""
+def trace_lines(trace: Trace, indent: str = "", title: str | None = None,
+                width: int | None = None) -> list[Text]:
+    """The story of ``trace`` (and its nested journeys) as rich Text lines.
+
+    ``width``: wrap long lines to it, each continuation under the text it
+    continues (``None``: one line per fact).
+    """
     out: list[Text] = []
+    hang = indent + "    "
     head = Text(indent)
     head.append(title or "Packet", style="bold underline")
     head.append(f": {trace.packet}" if trace.packet else "")
     head.append(f" ({_DIRECTION_TEXT.get(trace.direction, trace.direction)})", style="dim")
-    out.append(head)
+    out.extend(wrap_hanging(head, width, hang))
     for n, step in enumerate(trace.steps, 1):
-        out.extend(_step_lines(n, step, indent))
+        out.extend(_step_lines(n, step, indent, width))
         if step.stage == "tunnel" and trace.encapsulated is not None and step.verdict == "accept":
             out.extend(trace_lines(trace.encapsulated, indent + "    │ ",
-                                   "Encapsulated (the encrypted UDP packet, its own journey)"))
+                                   "Encapsulated (the encrypted UDP packet, its own journey)",
+                                   width))
         if step.stage == "tunnel" and trace.decapsulated is not None:
             out.extend(trace_lines(trace.decapsulated, indent + "    │ ",
-                                   "Decapsulated (the inner packet, arriving on the tunnel)"))
+                                   "Decapsulated (the inner packet, arriving on the tunnel)",
+                                   width))
     if trace.decapsulated is not None and not any(s.stage == "tunnel" for s in trace.steps):
-        out.extend(trace_lines(trace.decapsulated, indent + "    │ ", "Looped back (arriving on lo)"))
+        out.extend(trace_lines(trace.decapsulated, indent + "    │ ", "Looped back (arriving on lo)",
+                               width))
     v = Text(indent)
     v.append("Verdict: ", style="bold")
     v.append(trace.verdict.upper(), style=_VERDICT_STYLE.get(trace.verdict, "bold"))
@@ -102,33 +114,39 @@ def trace_lines(trace: Trace, indent: str = "", title: str | None = None) -> lis
                 v.append(f" via {e.gateway}")
     if trace.errno:
         v.append(f" — the sender sees {trace.errno}", style="bold red")
-    out.append(v)
+    out.extend(wrap_hanging(v, width, indent + "         "))
     for note in trace.notes:
         t = Text(indent)
         t.append("note: ", style="bold cyan")
         t.append(note)
-        out.append(t)
+        out.extend(wrap_hanging(t, width, indent + "      "))
     if not trace.exact:
         t = Text(indent)
         t.append("not exact: ", style="bold red")
         t.append("some steps were not modelled (see the 'unmodelled' steps)")
-        out.append(t)
+        out.extend(wrap_hanging(t, width, indent + "      "))
     return out
 
 
-def render(trace: Trace, console: Console | None = None) -> None:
-    """Print the story; colour only when the console is a terminal."""
+def render(trace: Trace, console: Console | None = None, width: int | None = None) -> None:
+    """Print the story; colour only when the console is a terminal.
+
+    ``width``: wrap to it (``None``: the width :func:`~wgexplain.explain.wrap.output_width`
+    finds for standard output, i.e. the terminal's, ``$COLUMNS``, or no wrapping).
+    """
     console = console or Console(highlight=False, soft_wrap=True)
-    for line in trace_lines(trace):
+    if width is None and console.file is sys.stdout:
+        width = output_width()
+    for line in trace_lines(trace, width=width):
         console.print(line)
 
 
-def to_text(trace: Trace) -> str:
-    """The plain-text story (no colour), e.g. for tests and docs."""
+def to_text(trace: Trace, width: int | None = None) -> str:
+    """The plain-text story (no colour), e.g. for tests and docs; ``width`` wraps it."""
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=False, no_color=True, highlight=False,
                       soft_wrap=True, width=200)
-    render(trace, console)
+    render(trace, console, width=width)
     return buf.getvalue()
 
 

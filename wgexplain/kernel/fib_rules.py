@@ -28,6 +28,7 @@ Kernel details this follows (each one surprises readers):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_ntop
 from typing import Callable, Sequence
 
 from wgexplain.model import AF_INET, Route, Rule
@@ -174,7 +175,12 @@ def _mask(family: int, plen: int) -> int:
 def _addr_text(family: int, value: int) -> str:
     import ipaddress
 
-    return str(ipaddress.IPv4Address(value) if family == AF_INET else ipaddress.IPv6Address(value))
+    # str(ipaddress...), through inet_ntop() where it prints the same (fib_trie.addr_text())
+    if family == AF_INET:
+        return inet_ntop(_SOCK_AF_INET, value.to_bytes(4, "big"))
+    if value >> 80:
+        return inet_ntop(_SOCK_AF_INET6, value.to_bytes(16, "big"))
+    return str(ipaddress.IPv6Address(value))
 
 
 def selector_mismatch(rule: Rule, key: FlowKey) -> str | None:

@@ -18,10 +18,13 @@ throw ``EAGAIN`` (the rule walk goes on), nat/xresolve ``EINVAL``.
 from __future__ import annotations
 
 import gc
+import ipaddress
 from dataclasses import dataclass
+from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_ntop
 from typing import Callable, Iterable, Sequence
 
 from wgexplain.model import AF_INET, AF_INET6, Nexthop, Route
+from wgexplain.sources._fast import slot_constructor
 
 #: ``fib_props[type].error`` (net/ipv4/fib_semantics.c); IPv6 uses the same
 #: errnos through ``ip6_rt_type_to_error()`` (net/ipv6/route.c).
@@ -38,13 +41,29 @@ TOS_RT_MASK = 0x1C
 _BITS = {AF_INET: 32, AF_INET6: 128}
 _MASKS = {fam: [((1 << bits) - 1) ^ ((1 << (bits - p)) - 1) for p in range(bits + 1)]
           for fam, bits in _BITS.items()}
+_V4 = ipaddress.IPv4Address
+_V6 = ipaddress.IPv6Address
 _PREF_SCORE = {"high": 3, "medium": 2, None: 2, "low": 1}
-#: the two index levels (prefix bits) of big tables: IPv4 /16 and /8, IPv6 /32 and /16
-_SPLITS = {AF_INET: (16, 8), AF_INET6: (32, 16)}
 #: a bucket holds the routes of one prefix, or (tables built by :meth:`FibTable.from_prefixes`)
 #: the row of its only route, built into ``[route]`` on first access
 Bucket = dict[int, "list[Route] | int"]
 Probe = tuple[int, int, Bucket]
+
+
+def addr_text(addr: object) -> str:
+    """``str(addr)`` for an ``ipaddress`` address, through ``inet_ntop()`` where that prints
+    the same text (several times faster: explanations quote thousands of addresses).
+
+    IPv4: the same dotted quad. IPv6: the same RFC 5952 text (longest run of two or
+    more zero groups as ``::``, the first on a tie) unless the first 80 bits are zero,
+    where glibc may print a dotted IPv4 tail (``::ffff:1.2.3.4``) and Python does not.
+    """
+    cls = addr.__class__
+    if cls is _V4:
+        return inet_ntop(_SOCK_AF_INET, addr._ip.to_bytes(4, "big"))  # type: ignore[attr-defined]
+    if cls is _V6 and addr._ip >> 80 and addr._scope_id is None:  # type: ignore[attr-defined]
+        return inet_ntop(_SOCK_AF_INET6, addr._ip.to_bytes(16, "big"))  # type: ignore[attr-defined]
+    return str(addr)
 
 
 def format_route(route: Route, table_name: str | None = None) -> str:
@@ -55,17 +74,20 @@ def format_route(route: Route, table_name: str | None = None) -> str:
     parts: list[str] = []
     if route.type != "unicast":
         parts.append(route.type)
-    full = route.dst.prefixlen == (32 if route.family == AF_INET else 128)
-    if route.dst.prefixlen == 0:
+    dst = route.dst
+    plen = dst.prefixlen
+    if plen == 0:
         parts.append("default")
+    elif plen == (32 if route.family == AF_INET else 128):
+        parts.append(addr_text(dst.network_address))
     else:
-        parts.append(str(route.dst.network_address) if full else str(route.dst))
+        parts.append(f"{addr_text(dst.network_address)}/{plen}")
     if route.tos:
         parts.append(f"tos 0x{route.tos:x}")
     if len(route.nexthops) == 1:
         nh = route.nexthops[0]
         if nh.gateway is not None:
-            parts.append(f"via {nh.gateway}")
+            parts.append(f"via {addr_text(nh.gateway)}")
         if nh.dev:
             parts.append(f"dev {nh.dev}")
     if table_name and table_name != "main":
@@ -75,7 +97,7 @@ def format_route(route: Route, table_name: str | None = None) -> str:
     if route.scope not in ("global", "universe"):
         parts.append(f"scope {route.scope}")
     if route.prefsrc is not None:
-        parts.append(f"src {route.prefsrc}")
+        parts.append(f"src {addr_text(route.prefsrc)}")
     if route.metric or route.family == AF_INET6:
         parts.append(f"metric {route.metric}")
     for flag in sorted(route.flags):
@@ -84,7 +106,7 @@ def format_route(route: Route, table_name: str | None = None) -> str:
         for nh in route.nexthops:
             hop = ["nexthop"]
             if nh.gateway is not None:
-                hop.append(f"via {nh.gateway}")
+                hop.append(f"via {addr_text(nh.gateway)}")
             if nh.dev:
                 hop.append(f"dev {nh.dev}")
             hop.append(f"weight {nh.weight}")
@@ -115,14 +137,17 @@ class TableHit:
     inexact: str | None = None
 
 
+#: TableHit(route, nexthop, errno, prefixlen, inexact), without the keyword __init__
+_make_hit = slot_constructor(TableHit, ["route", "nexthop", "errno", "prefixlen", "inexact"])
+
+
 class FibTable:
     """One routing table (``struct fib_table`` / ``struct fib6_table``) of one family.
 
     Build it with :meth:`from_routes`; ask it with :meth:`lookup`.
     """
 
-    __slots__ = ("family", "id", "_by_len", "_lens", "count", "_probes", "_hits", "_idx1",
-                 "_idx2", "_short", "_sh1", "_sh2", "_route_of")
+    __slots__ = ("family", "id", "_by_len", "_lens", "count", "_probes", "_hits", "_route_of")
 
     def __init__(self, family: int, table_id: int) -> None:
         self.family = family
@@ -134,14 +159,6 @@ class FibTable:
         self._probes: list[Probe] = []
         #: id(route) -> its flow-independent hit (or None when checks are needed), filled lazily
         self._hits: dict[int, TableHit | None] = {}
-        #: big tables: the probes that can hold an address, indexed by its top bits (a
-        #: two-level "which prefix lengths exist under this /16 (/32), this /8 (/16)" map),
-        #: so a lookup tries only the lengths present there, not every length of the table
-        self._idx1: dict[int, tuple[Probe, ...]] | None = None
-        self._idx2: dict[int, tuple[Probe, ...]] = {}
-        self._short: tuple[Probe, ...] = ()
-        self._sh1 = 0
-        self._sh2 = 0
         #: row -> Route for buckets holding a row (see :meth:`from_prefixes`)
         self._route_of: Callable[[int], Route] | None = None
 
@@ -184,84 +201,75 @@ class FibTable:
         return table
 
     @classmethod
-    def from_prefixes(cls, family: int, table_id: int, prefixes: Iterable[tuple[int, int, int]],
+    def from_prefixes(cls, family: int, table_id: int, rows: Sequence[int],
+                      values: Sequence[int], plens: Sequence[int],
                       route_of: Callable[[int], Route]) -> "FibTable":
-        """A table from ``(row, network value, prefix length)`` triples, like ``fib_table_insert()``.
+        """A table from columns: route ``rows[i]`` is ``values[i]/plens[i]``, like ``fib_table_insert()``.
 
         The routes themselves are built by ``route_of(row)`` only when a
         lookup (or :meth:`routes`) reaches them: a full table of a million
         routes is ready without a million ``Route`` objects. Prefixes listed
         more than once get their routes at once, ordered as in
-        :meth:`from_routes`.
+        :meth:`from_routes` (``rows`` are in listing order).
         """
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
-            slots: list[Bucket] = [{} for _ in range(_BITS[family] + 1)]
-            again: list[tuple[int, int, int]] = []
-            count = 0
-            for row, value, plen in prefixes:
-                old = slots[plen].setdefault(value, row)
-                if old is not row:
-                    again.append((row, value, plen))
-            count = sum(len(b) for b in slots) + len(again)
-            multi: list[list[Route]] = []
-            for row, value, plen in again:
-                bucket = slots[plen]
-                lst = bucket[value]
-                if lst.__class__ is int:
-                    lst = bucket[value] = [route_of(lst)]  # type: ignore[arg-type]
-                    multi.append(lst)
-                lst.append(route_of(row))  # type: ignore[union-attr]
-            table = cls(family, table_id)
-            table._route_of = route_of
-            table._finish(slots, multi, count)
-            return table
+            return cls._from_prefixes(family, table_id, rows, values, plens, route_of)
         finally:
             if gc_was_on:
                 gc.enable()
 
+    @classmethod
+    def _from_prefixes(cls, family: int, table_id: int, rows: Sequence[int],
+                       values: Sequence[int], plens: Sequence[int],
+                       route_of: Callable[[int], Route]) -> "FibTable":
+        n = len(rows)
+        slots: list[Bucket] = [{} for _ in range(_BITS[family] + 1)]
+        # group by prefix length with C-level steps: a stable sort keeps the listing order
+        order = sorted(range(n), key=plens.__getitem__)
+        sval = list(map(values.__getitem__, order))
+        srow = order if rows == range(n) else list(map(rows.__getitem__, order))
+        multi: list[list[Route]] = []
+        pos = 0
+        for plen in sorted(set(plens)):
+            count = plens.count(plen)
+            vals, rws = sval[pos:pos + count], srow[pos:pos + count]
+            pos += count
+            bucket: Bucket = dict(zip(vals, rws))
+            if len(bucket) < count:  # a prefix listed more than once (tos, metric)
+                bucket = {}
+                again: list[tuple[int, int]] = []
+                for value, row in zip(vals, rws):
+                    if bucket.setdefault(value, row) is not row:
+                        again.append((value, row))
+                for value, row in again:
+                    lst = bucket[value]
+                    if lst.__class__ is int:
+                        lst = bucket[value] = [route_of(lst)]  # type: ignore[arg-type]
+                        multi.append(lst)
+                    lst.append(route_of(row))  # type: ignore[union-attr]
+            slots[plen] = bucket
+        table = cls(family, table_id)
+        table._route_of = route_of
+        table._finish(slots, multi, n)
+        return table
+
     def _finish(self, slots: list[Bucket], multi: list[list[Route]], count: int) -> None:
-        """Order the routes of shared prefixes; index the prefix lengths present."""
-        fam = self.family
-        bits = _BITS[fam]
-        s1, s2 = _SPLITS[fam]
-        sh1, sh2 = bits - s1, bits - s2
+        """Order the routes of shared prefixes; list the prefix lengths present, longest first.
+
+        A lookup probes every length present (a hash lookup each): measured on a
+        full table (18 lengths), as fast as indexing which lengths exist under
+        each /16, and nothing to build.
+        """
         by_len = {plen: bucket for plen, bucket in enumerate(slots) if bucket}
         for lst in multi:
             lst.sort(key=_sort_key)
         self._by_len = by_len
         self._lens = sorted(by_len, reverse=True)
         self.count = count
-        masks = _MASKS[fam]
-        probe = {plen: (masks[plen], plen, by_len[plen]) for plen in self._lens}
-        self._probes = [probe[plen] for plen in self._lens]
-        if count > 256 and len(self._lens) > 4:
-            under1: dict[int, set[int]] = {}
-            under2: dict[int, set[int]] = {}
-            for plen, bucket in by_len.items():
-                if plen < s2:
-                    continue
-                under, sh = (under1, sh1) if plen >= s1 else (under2, sh2)
-                for k in {net >> sh for net in bucket}:
-                    seen = under.get(k)
-                    if seen is None:
-                        under[k] = {plen}
-                    else:
-                        seen.add(plen)
-            cache: dict[frozenset[int], tuple[Probe, ...]] = {}
-
-            def probes_of(lens: set[int]) -> tuple[Probe, ...]:
-                key = frozenset(lens)
-                hit = cache.get(key)
-                if hit is None:
-                    hit = cache[key] = tuple(probe[p] for p in sorted(lens, reverse=True))
-                return hit
-
-            self._idx1 = {k: probes_of(v) for k, v in under1.items()}
-            self._idx2 = {k: probes_of(v) for k, v in under2.items()}
-            self._short = tuple(probe[p] for p in self._lens if p < s2)
-            self._sh1, self._sh2 = sh1, sh2
+        masks = _MASKS[self.family]
+        self._probes = [(masks[plen], plen, by_len[plen]) for plen in self._lens]
 
     def _built(self, bucket: Bucket, net: int, row: int) -> list[Route]:
         """The routes of a bucket that still holds a row: built now, kept in the bucket."""
@@ -271,11 +279,7 @@ class FibTable:
 
     def probes(self, addr: int) -> Sequence[Probe]:
         """The (mask, prefixlen, bucket) probes that may hold ``addr``, longest first."""
-        idx1 = self._idx1
-        if idx1 is None:
-            return self._probes
-        return (idx1.get(addr >> self._sh1, ()) + self._idx2.get(addr >> self._sh2, ())
-                + self._short)
+        return self._probes
 
     def __len__(self) -> int:
         return self.count
@@ -318,7 +322,7 @@ class FibTable:
         tos &= TOS_RT_MASK
         fast = oif is None and not linkdown_ignored
         hits = self._hits
-        for mask, plen, bucket in self.probes(addr) if self._idx1 is not None else self._probes:
+        for mask, plen, bucket in self._probes:
             lst = bucket.get(addr & mask)
             if lst is None:
                 continue
@@ -420,13 +424,13 @@ def _simple_hit(route: Route, plen: int) -> TableHit | None:
         return None
     errno = TYPE_ERRNO.get(route.type)
     if errno is not None:
-        return TableHit(route, None, errno, plen)
+        return _make_hit(route, None, errno, plen, None)
     if not route.nexthops:
-        return TableHit(route, None, None, plen)
+        return _make_hit(route, None, None, plen, None)
     nh = route.nexthops[0]
     if nh.flags:
         return None
-    return TableHit(route, nh, None, plen)
+    return _make_hit(route, nh, None, plen, None)
 
 
 def _nh_usable(nh: Nexthop, route: Route, oif: str | None, linkdown_ignored: frozenset[str],

@@ -82,7 +82,10 @@ def parse_endpoint(value: Any) -> tuple[IPAddress, int]:
         host, _, port = text.rpartition(":")
     if not host or not port:
         raise UsageError(f"--endpoint: expected ADDR:PORT, got {value!r}")
-    return _addr(host, "--endpoint"), _int(port, "--endpoint port")
+    number = _int(port, "--endpoint port")
+    if not 1 <= number <= 65535:
+        raise UsageError(f"--endpoint: expected a UDP port 1..65535 after ':', got {port!r}")
+    return _addr(host, "--endpoint"), number
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

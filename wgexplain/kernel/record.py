@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STAGES = ("route", "hook", "nat", "tunnel", "device", "conntrack", "unmodelled")
+#: the keys every step of ``trace --json`` carries (DESIGN.md)
+STEP_KEYS = ("stage", "hook", "table", "chain", "rule", "text", "effect", "verdict", "why")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +40,13 @@ class Step:
     extra: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The contract's step: ``stage, hook, table, chain, rule, text, effect, verdict, why``
+        always present (``null`` where a stage has none), then ``handle``/``origin``/
+        ``decisive`` and the extras when set."""
         out: dict[str, Any] = {"stage": self.stage}
-        for key in ("hook", "table", "chain", "rule", "handle", "text", "effect", "verdict", "why", "origin"):
+        for key in STEP_KEYS[1:]:
+            out[key] = getattr(self, key)
+        for key in ("handle", "origin"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value

@@ -33,7 +33,7 @@ import gc
 import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from wgexplain.errors import UsageError
 from wgexplain.model import (
@@ -44,7 +44,8 @@ from wgexplain.kernel import fib_frontend
 from wgexplain.kernel.fib_frontend import Conf, fib_validate_source, scope_num
 from wgexplain.kernel.fib_rules import FlowKey, RulesOutcome, RuleStep, action_text, \
     compile_rules, fib_rules_lookup, fib_rules_lookup_fast, format_rule
-from wgexplain.kernel.fib_trie import FibTable, TableHit, format_route
+from wgexplain.kernel.fib_trie import FibTable, TableHit, addr_text, format_route
+from wgexplain.sources._fast import slot_constructor
 
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
@@ -98,7 +99,7 @@ class RouteResult:
     src: IPAddress | None
     table: int | None
     rule: int | None
-    steps: tuple[RouteStep, ...]
+    steps: "tuple[RouteStep, ...] | LazySteps"  # LazySteps: told when first read
     error: str | None = None
     route: Route | None = None
     notes: tuple[str, ...] = ()
@@ -125,17 +126,17 @@ class RouteResult:
         """The DESIGN.md object: dst, type, dev, gateway, src, table, rule, steps (+ extras)."""
         f = self.flow
         out: dict[str, Any] = {
-            "dst": str(f.dst), "type": self.type, "dev": self.dev,
-            "gateway": None if self.gateway is None else str(self.gateway),
-            "src": None if self.src is None else str(self.src),
+            "dst": addr_text(f.dst), "type": self.type, "dev": self.dev,
+            "gateway": None if self.gateway is None else addr_text(self.gateway),
+            "src": None if self.src is None else addr_text(self.src),
             "table": self.table, "rule": self.rule,
             "steps": [s.to_json() for s in self.steps],
         }
         if self.error is not None:
             out["error"] = self.error
         if f.src is not None:
-            out["from"] = str(f.src)
-        out["prefsrc"] = None if self.prefsrc is None else str(self.prefsrc)
+            out["from"] = addr_text(f.src)
+        out["prefsrc"] = None if self.prefsrc is None else addr_text(self.prefsrc)
         if f.iif is not None:
             out["iif"] = f.iif
         if f.oif is not None:
@@ -154,6 +155,13 @@ class RouteResult:
         out["exact"] = self.exact
         out["notes"] = list(self.notes)
         return out
+
+
+#: RouteResult(flow, type, dev, gateway, src, table, rule, steps, error, route, notes, exact,
+#: prefsrc, cache, flags, table_name), without the frozen dataclass's keyword __init__
+_make_result = slot_constructor(RouteResult, [
+    "flow", "type", "dev", "gateway", "src", "table", "rule", "steps", "error", "route", "notes",
+    "exact", "prefsrc", "cache", "flags", "table_name"])
 
 
 # --------------------------------------------------------------------------
@@ -302,7 +310,7 @@ def _fib_table(key: tuple[int, int], parts: list[Any]) -> FibTable:
     """The table ``key`` from its parts: lists of routes, or one reader's column block."""
     if len(parts) == 1 and not isinstance(parts[0], list):
         block = parts[0]
-        return FibTable.from_prefixes(key[0], key[1], block.prefixes(), block.route_of_row)
+        return FibTable.from_prefixes(key[0], key[1], *block.prefixes(), block.route_of_row)
     routes = [r for part in parts for r in part]
     return FibTable.from_routes(routes, key[0], key[1])
 
@@ -455,12 +463,12 @@ def lookup(host: Host, flow: Flow, *, explain: bool = True) -> RouteResult:
     return ctx.input6() if flow.iif is not None else ctx.output6()
 
 
-def _fail(flow: Flow, errno: str, rtype: str, steps: list[RouteStep], notes: list[str],
+def _fail(flow: Flow, errno: str, rtype: str, steps: "Sequence[RouteStep]", notes: list[str],
           rule: int | None = None, table: int | None = None, route: Route | None = None,
           exact: bool = True) -> RouteResult:
-    return RouteResult(flow=flow, type=rtype, dev=None, gateway=None, src=flow.src, table=table,
-                       rule=rule, steps=tuple(steps), error=errno, route=route,
-                       notes=tuple(notes), exact=exact)
+    return _make_result(flow, rtype, None, None, flow.src, table, rule,
+                        steps if isinstance(steps, LazySteps) else tuple(steps), errno, route,
+                        tuple(notes), exact, None, (), (), None)
 
 
 def _a4(value: int) -> ipaddress.IPv4Address:
@@ -493,9 +501,14 @@ class _Ctx:
         self.flow = flow
         self.explain = explain
         self.conf = Conf(fib.host.sysctls, fib.conf_memo)
-        self.steps: list[RouteStep] = []
+        #: steps, and rule walks whose steps are told only when read (see DEFER_STEPS)
+        self.steps: list[Any] = []
+        self.deferred = False
         self.notes: list[str] = []
         self.exact = True
+
+    def told_steps(self) -> "tuple[RouteStep, ...] | LazySteps":
+        return LazySteps(self.steps) if self.deferred else tuple(self.steps)
 
     # ---- helpers -----------------------------------------------------------
 
@@ -520,38 +533,41 @@ class _Ctx:
         ld = fib.linkdown_ignored(self.conf) if fam == AF_INET and fib.linkdown_devs \
             else _NO_DEVS
         tables = fib.tables
-        if fam == AF_INET and not (self.explain and record):
+        walk = _Walk(fib, key, ld, ignore_linkstate, strict_oif, key.oif, v6=False) \
+            if self.explain and record else None
+        if walk is not None and not DEFER_STEPS:
+            return self._recorded(walk.outcome(), record, walk)
+        if fam == AF_INET:
             return self._recorded(fib_rules_lookup_fast(
                 fib.crules[fam], key, None, fib.group, None,
-                (key.tos & 0x1C, key.oif, ld, ignore_linkstate)), record)
+                (key.tos & 0x1C, key.oif, ld, ignore_linkstate)), record, walk)
 
         def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
             return table.lookup(k.daddr, tos=k.tos, oif=k.oif, linkdown_ignored=ld,
                                 ignore_linkstate=ignore_linkstate, strict_oif=strict_oif)
 
-        if not (self.explain and record):
-            out = fib_rules_lookup_fast(fib.crules[fam], key, lambda t: tables.get((fam, t)),
-                                        fib.group, table_lookup)
-        else:
-            out = fib_rules_lookup(fib.rules[fam], key, lambda t: tables.get((fam, t)),
-                                   fib.table_name, fib.group, table_lookup, explain=True,
-                                   texts=fib.texts)
-        return self._recorded(out, record)
+        out = fib_rules_lookup_fast(fib.crules[fam], key, lambda t: tables.get((fam, t)),
+                                    fib.group, table_lookup)
+        return self._recorded(out, record, walk)
 
-    def _recorded(self, out: RulesOutcome, record: bool) -> RulesOutcome:
+    def _recorded(self, out: RulesOutcome, record: bool, walk: "_Walk | None" = None
+                  ) -> RulesOutcome:
         if record:
-            self._record(out)
+            self._record(out, walk)
         return out
 
-    def _record(self, out: RulesOutcome) -> None:
+    def _record(self, out: RulesOutcome, walk: "_Walk | None" = None) -> None:
+        """Notes of ``out``; with explanations, its steps (the walk's, told when read)."""
         for n in out.inexact:
             self._inexact(n)
         if self.explain:
-            self.steps.extend(_route_step(s, self.fib) for s in out.steps)
-            if out.errno is not None and out.rule is None:
-                self.steps.append(RouteStep(None, "end of rules", "error", "no rule decided "
-                                            "(fib_rules_lookup() returns -ESRCH): the lookup "
-                                            f"fails with {out.errno}"))
+            if walk is not None:
+                if walk.out is None:  # deferred: the explained walk runs when steps are read
+                    self.steps.append(walk)
+                    self.deferred = True
+                    return
+                out = walk.out
+            self.steps.extend(_walk_steps(out, self.fib))
 
     def _inexact(self, note: str) -> None:
         self.exact = False
@@ -567,16 +583,14 @@ class _Ctx:
                src: IPAddress | None, table: int | None, rule: int | None,
                route: Route | None, prefsrc: IPAddress | None, cache: tuple[str, ...] = (),
                flags: tuple[str, ...] = ()) -> RouteResult:
-        return RouteResult(flow=self.flow, type=rtype, dev=dev, gateway=gateway, src=src,
-                           table=table, rule=rule, steps=tuple(self.steps), error=None,
-                           route=route, notes=tuple(self.finish_notes()), exact=self.exact,
-                           prefsrc=prefsrc, cache=cache, flags=flags,
-                           table_name=None if table is None else self.fib.table_name(table))
+        return _make_result(self.flow, rtype, dev, gateway, src, table, rule, self.told_steps(),
+                            None, route, tuple(self.finish_notes()), self.exact, prefsrc, cache,
+                            flags, None if table is None else self.fib.table_name(table))
 
     def fail(self, errno: str, rtype: str, *, rule: int | None = None, table: int | None = None,
              route: Route | None = None) -> RouteResult:
-        return _fail(self.flow, errno, rtype, self.steps, self.finish_notes(), rule, table,
-                     route, self.exact)
+        return _fail(self.flow, errno, rtype, self.told_steps(), self.finish_notes(), rule,
+                     table, route, self.exact)
 
     # ---- IPv4 source address ---------------------------------------------
 
@@ -995,20 +1009,18 @@ class _Ctx:
                 ) -> RouteResult:
         fib = self.fib
         f = self.flow
-        rules = fib.rules[AF_INET6]
-        ld = frozenset()
+        ld: frozenset[str] = frozenset()
 
         def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
             return table.lookup(k.daddr, oif=oif, linkdown_ignored=ld, strict_oif=strict)
 
-        if self.explain:
-            out = fib_rules_lookup(rules, key, lambda t: fib.tables.get((AF_INET6, t)),
-                                   fib.table_name, fib.group, table_lookup, explain=True,
-                                   texts=fib.texts)
+        walk = _Walk(fib, key, ld, False, strict, oif, v6=True) if self.explain else None
+        if walk is not None and not DEFER_STEPS:
+            out = walk.outcome()
         else:
             out = fib_rules_lookup_fast(fib.crules[AF_INET6], key, None, fib.group,
                                         table_lookup)
-        self._record(out)
+        self._record(out, walk)
         if out.errno is not None:
             return self.fail(out.errno, out.type, rule=_pref(out), table=out.table,
                              route=out.hit.route if out.hit else None)
@@ -1121,6 +1133,122 @@ def _common_prefix6(a: int, b: int) -> int:
 
 def _pref(out: RulesOutcome | None) -> int | None:
     return out.rule.pref if out is not None and out.rule is not None else None
+
+
+#: Explained lookups decide with the fast rule walk and tell its steps (the explained
+#: walk, ``fib_rules_lookup(explain=True)``, on the same flow key and tables) only when
+#: the result's ``steps`` are first read: a lookup whose steps nobody reads costs about
+#: what a bare one does. False: tell them at once (tests compare both).
+DEFER_STEPS = True
+
+
+class _Walk:
+    """One explained rule walk, run now (``outcome()``) or when its steps are read."""
+
+    __slots__ = ("fib", "key", "ld", "ignore_linkstate", "strict_oif", "oif", "v6", "out")
+
+    def __init__(self, fib: _Fib, key: FlowKey, ld: frozenset[str], ignore_linkstate: bool,
+                 strict_oif: bool, oif: str | None, *, v6: bool) -> None:
+        self.fib = fib
+        self.key = key  # never changed after the lookup made it
+        self.ld = ld
+        self.ignore_linkstate = ignore_linkstate
+        self.strict_oif = strict_oif
+        self.oif = oif
+        self.v6 = v6
+        self.out: RulesOutcome | None = None
+
+    def outcome(self) -> RulesOutcome:
+        """``fib_rules_lookup()`` with explanations, as the eager lookup runs it."""
+        if self.out is not None:
+            return self.out
+        fib, ld, strict = self.fib, self.ld, self.strict_oif
+        fam = self.key.family
+        if self.v6:
+            oif = self.oif
+
+            def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
+                return table.lookup(k.daddr, oif=oif, linkdown_ignored=ld, strict_oif=strict)
+        else:
+            ignore = self.ignore_linkstate
+
+            def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
+                return table.lookup(k.daddr, tos=k.tos, oif=k.oif, linkdown_ignored=ld,
+                                    ignore_linkstate=ignore, strict_oif=strict)
+        tables = fib.tables
+        self.out = fib_rules_lookup(fib.rules[fam], self.key, lambda t: tables.get((fam, t)),
+                                    fib.table_name, fib.group, table_lookup, explain=True,
+                                    texts=fib.texts)
+        return self.out
+
+    def steps(self) -> list[RouteStep]:
+        return _walk_steps(self.outcome(), self.fib)
+
+
+def _walk_steps(out: RulesOutcome, fib: _Fib) -> list[RouteStep]:
+    """The steps of an explained rule walk, plus the end when no rule decided."""
+    steps = [_route_step(s, fib) for s in out.steps]
+    if out.errno is not None and out.rule is None:
+        steps.append(RouteStep(None, "end of rules", "error", "no rule decided "
+                               "(fib_rules_lookup() returns -ESRCH): the lookup "
+                               f"fails with {out.errno}"))
+    return steps
+
+
+class LazySteps(Sequence[RouteStep]):
+    """The steps of a result, told when first read (see :data:`DEFER_STEPS`).
+
+    Behaves as the tuple of its steps (indexing, iteration, ``len``,
+    comparison with tuples); the rule walks it holds are explained once, on
+    the first access, exactly as an eager lookup explains them.
+    """
+
+    __slots__ = ("_parts", "_told")
+
+    def __init__(self, parts: list[Any]) -> None:
+        self._parts: list[Any] | None = parts
+        self._told: tuple[RouteStep, ...] | None = None
+
+    def told(self) -> tuple[RouteStep, ...]:
+        """The steps as a tuple (explaining the deferred walks now, once)."""
+        if self._told is None:
+            out: list[RouteStep] = []
+            for part in self._parts or ():
+                if isinstance(part, _Walk):
+                    out.extend(part.steps())
+                else:
+                    out.append(part)
+            self._told = tuple(out)
+            self._parts = None
+        return self._told
+
+    def __len__(self) -> int:
+        return len(self.told())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.told()[index]
+
+    def __iter__(self) -> Iterator[RouteStep]:
+        return iter(self.told())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazySteps):
+            return self.told() == other.told()
+        if isinstance(other, (tuple, list)):
+            return self.told() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.told())
+
+    def __add__(self, other: Any) -> tuple[RouteStep, ...]:
+        return self.told() + tuple(other)
+
+    def __radd__(self, other: Any) -> tuple[RouteStep, ...]:
+        return tuple(other) + self.told()
+
+    def __repr__(self) -> str:
+        return repr(self.told())
 
 
 def _route_step(s: RuleStep, fib: _Fib) -> RouteStep:

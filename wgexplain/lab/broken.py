@@ -32,7 +32,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wgexplain.lab.clients import EXAMPLES, KEYS, REPO, Lab, _pubkey, _uplink, dump_bundle
+from wgexplain.lab.clients import (ETH0_V4, EXAMPLES, Lab, laptop, load_nft, machine,
+                                   produce_bundle, run_recipes, wg_device, wg_quick_conf,
+                                   wg_quick_up)
 
 BROKEN = EXAMPLES / "broken"
 
@@ -55,95 +57,37 @@ table inet killswitch {{
 """
 
 
-def _wg_quick_up(lab: Lab, client: str, conf_text: str) -> None:
-    """``wg-quick up`` with wireguard-go kept in the foreground (its PID recorded)."""
-    conf = lab.tmp / "wgq0.conf"
-    conf.write_text(conf_text)
-    conf.chmod(0o600)
-    pidfile = lab.tmp / "wg.pid"
-    wrapper = lab.tmp / "wg-go-wrapper"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        "WG_PROCESS_FOREGROUND=1 wireguard-go -f \"$1\" >/dev/null 2>&1 &\n"
-        f"echo $! > {pidfile}\n"
-        "i=0; while [ ! -S /var/run/wireguard/$1.sock ] && [ $i -lt 100 ]; do sleep 0.05; "
-        "i=$((i+1)); done\n")
-    wrapper.chmod(0o755)
-    try:
-        lab.sh(client, f"wg-quick up {conf}",
-               env={"WG_QUICK_USERSPACE_IMPLEMENTATION": str(wrapper)})
-    finally:
-        if pidfile.exists():
-            lab.pids.append(int(pidfile.read_text().strip()))
-
-
-def _laptop(lab: Lab, mac: str) -> str:
-    """A client with eth0 on 192.168.1.0/24 and fd00:1::/64, default routes for both."""
-    client, lan = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, lan, "eth0", mac)
-    lab.sh(client, """
-        ip addr add 192.168.1.50/24 dev eth0
-        ip route add default via 192.168.1.1 dev eth0 proto dhcp metric 100
-        ip -6 addr add fd00:1::50/64 dev eth0 nodad
-        ip -6 route add default via fd00:1::1 dev eth0 proto ra metric 100
-    """)
-    return client
-
-
-def _conf(allowed: str, address: str) -> str:
-    return ("[Interface]\n"
-            f"PrivateKey = {KEYS['client']}\n"
-            "ListenPort = 51820\n"
-            f"Address = {address}\n"
-            "[Peer]\n"
-            f"PublicKey = {_pubkey(KEYS['server'])}\n"
-            "Endpoint = 203.0.113.5:51820\n"
-            f"AllowedIPs = {allowed}\n")
-
-
 def _full_tunnel(lab: Lab, mac: str) -> str:
-    client = _laptop(lab, mac)
-    _wg_quick_up(lab, client, _conf("0.0.0.0/0, ::/0", "10.8.0.2/32, fd42:42:42::2/128"))
+    client = laptop(lab, mac)
+    wg_quick_up(lab, client, wg_quick_conf())
     return client
-
-
-def _nft(lab: Lab, ns: str, text: str, name: str) -> None:
-    path = lab.tmp / f"{name}.nft"
-    path.write_text(text)
-    lab.sh(ns, f"nft -f {path}")
 
 
 def ipv6_leak(lab: Lab) -> str:
-    client = _laptop(lab, "02:00:5e:10:00:60")
-    _wg_quick_up(lab, client, _conf("0.0.0.0/0", "10.8.0.2/32"))
+    client = laptop(lab, "02:00:5e:10:00:60")
+    wg_quick_up(lab, client, wg_quick_conf(address="10.8.0.2/32", allowed="0.0.0.0/0"))
     return client
 
 
 def dns_leak(lab: Lab) -> str:
     client = _full_tunnel(lab, "02:00:5e:10:00:61")
     lan_out = "\t\tip daddr 192.168.1.0/24 accept\n\t\tip6 daddr fd00:1::/64 accept\n"
-    _nft(lab, client, KILLSWITCH.format(lan_out=lan_out, input_policy="drop"), "ks")
+    load_nft(lab, client, KILLSWITCH.format(lan_out=lan_out, input_policy="drop"), "ks")
     return client
 
 
 def lan(lab: Lab) -> str:
     client = _full_tunnel(lab, "02:00:5e:10:00:62")
-    _nft(lab, client, KILLSWITCH.format(lan_out="\t\treject\n", input_policy="accept"), "ks")
+    load_nft(lab, client, KILLSWITCH.format(lan_out="\t\treject\n", input_policy="accept"), "ks")
     return client
 
 
 def no_killswitch(lab: Lab) -> str:
     """Full-tunnel rules and table (NetworkManager's shape) and no nftables at all."""
-    client, peer = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, peer, "eth0", "02:00:5e:10:00:63")
-    lab.wireguard_go(client, "wg0")
-    lab.sh(client, f"""
-        ip addr add 192.168.1.50/24 dev eth0
-        ip route add default via 192.168.1.1 dev eth0 proto dhcp metric 100
-        wg set wg0 private-key <(echo {KEYS['client']}) fwmark 51820 \
-          peer {_pubkey(KEYS['server'])} endpoint 203.0.113.5:51820 allowed-ips 0.0.0.0/0
-        ip link set wg0 mtu 1420 up
-        ip addr add 10.8.0.2/32 dev wg0
+    client = machine(lab, "eth0", "02:00:5e:10:00:63", ETH0_V4)
+    wg_device(lab, client, "wg0", endpoint="203.0.113.5:51820", mtu=1420,
+              addresses=["10.8.0.2/32"], fwmark=51820)
+    lab.sh(client, """
         ip route add default dev wg0 table 51820
         ip rule add pref 31000 table main suppress_prefixlength 0
         ip rule add pref 31001 not fwmark 51820 table 51820
@@ -161,16 +105,10 @@ def rp_filter(lab: Lab) -> str:
 
 
 def endpoint_loop(lab: Lab) -> str:
-    client, peer = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, peer, "eth0", "02:00:5e:10:00:65")
-    lab.wireguard_go(client, "wg0")
-    lab.sh(client, f"""
-        ip addr add 192.168.1.50/24 dev eth0
-        ip route add default via 192.168.1.1 dev eth0 proto dhcp metric 100
-        wg set wg0 private-key <(echo {KEYS['client']}) \
-          peer {_pubkey(KEYS['server'])} endpoint 203.0.113.5:51820 allowed-ips 0.0.0.0/0
-        ip link set wg0 mtu 1420 up
-        ip addr add 10.8.0.2/32 dev wg0
+    client = machine(lab, "eth0", "02:00:5e:10:00:65", ETH0_V4)
+    wg_device(lab, client, "wg0", endpoint="203.0.113.5:51820", mtu=1420,
+              addresses=["10.8.0.2/32"])
+    lab.sh(client, """
         ip route del default via 192.168.1.1 dev eth0
         ip route add default dev wg0
     """)
@@ -200,29 +138,11 @@ EXPECTED = {
 def produce(name: str, out: Path | None = None) -> Path:
     """Build one broken configuration in the lab and dump it as a bundle."""
     recipe, wg_ifaces = RECIPES[name]
-    lab = Lab(tag="brk")
-    out = out or BROKEN / name
-    try:
-        client = recipe(lab)
-        dump_bundle(lab, client, out, wg_ifaces)
-    finally:
-        lab.close()
-    return out
+    return produce_bundle(recipe, wg_ifaces, out or BROKEN / name, "brk")
 
 
 def main(argv: list[str] | None = None) -> int:
-    import sys
-
-    names = (argv if argv is not None else sys.argv[1:]) or list(RECIPES)
-    unknown = [n for n in names if n not in RECIPES]
-    if unknown:
-        print(f"unknown sample(s): {', '.join(unknown)}; known: {', '.join(RECIPES)}",
-              file=sys.stderr)
-        return 2
-    for name in names:
-        out = produce(name)
-        print(f"{name}: wrote {out.relative_to(REPO)}")
-    return 0
+    return run_recipes(argv, RECIPES, produce)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,14 @@ Run ``scripts/lab-samples`` (root) to regenerate ``examples/<client>/``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
+import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from wgexplain.lab import netns
+from wgexplain.lab.wireguard_go import WireguardGo, pubkey
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -46,80 +46,132 @@ KEYS = {
     "ts": "8MZ5xgzpKOvBkEzpIYS6NH6qKgeHka831yqv6beuVl4=",
 }
 
-
-def _run(cmd: list[str], *, input: str | None = None, check: bool = True,
-         env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=30,
-                          env=env)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout
-
-
-def _pubkey(private: str) -> str:
-    return _run(["wg", "pubkey"], input=private + "\n").strip()
+#: The wg-quick sample's configuration (keys filled in by :func:`wg_quick_conf`).
+WG_QUICK_CONF = (
+    "[Interface]\n"
+    "PrivateKey = {private}\n"
+    "ListenPort = 51820\n"
+    "Address = 10.8.0.2/32, fd42:42:42::2/128\n"
+    "[Peer]\n"
+    "PublicKey = {public}\n"
+    "Endpoint = 203.0.113.5:51820\n"
+    "AllowedIPs = 0.0.0.0/0, ::/0\n")
 
 
-@dataclass
-class Lab:
-    """Namespaces and processes one recipe made; :meth:`close` undoes them all."""
+class Lab(netns.Lab):
+    """A :class:`wgexplain.lab.netns.Lab` with a scratch directory and the recipes' helpers.
 
-    tag: str
-    namespaces: list[str] = field(default_factory=list)
-    pids: list[int] = field(default_factory=list)
-    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wgx-samples-")))
+    The recipes build machines meant to look like a user's: their wireguard-go
+    devices use the machine's shared ``/run/wireguard`` (so ``wg`` and
+    ``wgexplain capture --netns`` see them as on a real machine).
+    """
 
-    def ns(self, name: str) -> str:
-        full = f"wgx-{self.tag}-{name}"
-        _run(["ip", "netns", "add", full])
-        self.namespaces.append(full)
-        _run(["ip", "netns", "exec", full, "sysctl", "-q", "net.ipv6.conf.all.accept_dad=0",
-              "net.ipv6.conf.default.accept_dad=0"])
-        _run(["ip", "-n", full, "link", "set", "lo", "up"])
-        return full
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.tmp = Path(tempfile.mkdtemp(prefix="wgx-samples-"))
 
-    def sh(self, ns: str, script: str, env: dict[str, str] | None = None) -> str:
+    def ns(self, role: str) -> str:
+        """A namespace with loopback up and no duplicate address detection."""
+        name = self.netns(role)
+        self.sysctl(name, [("net.ipv6.conf.all.accept_dad", "0"),
+                           ("net.ipv6.conf.default.accept_dad", "0")])
+        self.ip(name, "link", "set", "lo", "up")
+        return name
+
+    def sh(self, ns: str, script: str, env: Mapping[str, str] | None = None) -> str:
         """Run a shell script inside a namespace (``ip netns exec``)."""
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        return _run(["ip", "netns", "exec", ns, "bash", "-euo", "pipefail", "-c", script],
-                    env=full_env)
+        return self.exec(ns, ["bash", "-euo", "pipefail", "-c", script], env=env).stdout
 
-    def wireguard_go(self, ns: str, ifname: str) -> None:
-        """Start wireguard-go in the foreground inside ``ns``; remember its PID."""
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, "wireguard-go", "-f", ifname],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "WG_PROCESS_FOREGROUND": "1"})
-        self.pids.append(proc.pid)
-        sock = Path(f"/var/run/wireguard/{ifname}.sock")
-        for _ in range(100):
-            if sock.exists():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"wireguard-go did not create {sock}")
+    def wireguard_go(self, ns: str, ifname: str) -> WireguardGo:
+        """Start wireguard-go in the foreground inside ``ns`` (shared socket path)."""
+        return WireguardGo(self, ns, ifname, private=False)
 
     def close(self) -> None:
-        for pid in self.pids:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for pid in self.pids:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        for ns in reversed(self.namespaces):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            super().close()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _uplink(lab: Lab, client: str, peer: str, dev: str, mac: str) -> None:
+def uplink(lab: Lab, client: str, peer: str, dev: str, mac: str) -> None:
     """A veth ``dev`` in ``client`` whose other end lives in the lab's ``peer`` namespace."""
-    _run(["ip", "-n", client, "link", "add", dev, "address", mac, "type", "veth",
-          "peer", "name", "up0", "netns", peer])
-    _run(["ip", "-n", peer, "link", "set", "up0", "up"])
-    _run(["ip", "-n", client, "link", "set", dev, "up"])
+    lab.ip(client, "link", "add", dev, "address", mac, "type", "veth",
+           "peer", "name", "up0", "netns", peer)
+    lab.ip(peer, "link", "set", "up0", "up")
+    lab.ip(client, "link", "set", dev, "up")
+
+
+def machine(lab: Lab, dev: str, mac: str, setup: str) -> str:
+    """A ``client`` namespace whose uplink ``dev`` (MAC ``mac``) leads to a ``lan``
+    namespace, then configured by the shell script ``setup``; returns the client."""
+    client, lan = lab.ns("client"), lab.ns("lan")
+    uplink(lab, client, lan, dev, mac)
+    lab.sh(client, setup)
+    return client
+
+
+#: eth0 on 192.168.1.0/24 with DHCP's default route, and the same for IPv6 (RA).
+ETH0_V4 = """
+    ip addr add 192.168.1.50/24 dev eth0
+    ip route add default via 192.168.1.1 dev eth0 proto dhcp metric 100
+"""
+ETH0_V6 = """
+    ip -6 addr add fd00:1::50/64 dev eth0 nodad
+    ip -6 route add default via fd00:1::1 dev eth0 proto ra metric 100
+"""
+
+
+def laptop(lab: Lab, mac: str) -> str:
+    """A client with eth0 on 192.168.1.0/24 and fd00:1::/64, default routes for both."""
+    return machine(lab, "eth0", mac, ETH0_V4 + ETH0_V6)
+
+
+def wg_quick_conf(*, address: str | None = None, allowed: str | None = None) -> str:
+    """:data:`WG_QUICK_CONF` with the lab keys; ``Address``/``AllowedIPs`` replaced when given."""
+    text = WG_QUICK_CONF.format(private=KEYS["client"], public=pubkey(KEYS["server"]))
+    lines = []
+    for line in text.splitlines():
+        key = line.split(" = ", 1)[0]
+        if key == "Address" and address is not None:
+            line = f"Address = {address}"
+        elif key == "AllowedIPs" and allowed is not None:
+            line = f"AllowedIPs = {allowed}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def wg_quick_up(lab: Lab, client: str, conf_text: str, ifname: str = "wgq0") -> None:
+    """``wg-quick up`` (the real script) with wireguard-go kept in the foreground.
+
+    wg-quick starts its userspace implementation and expects it to return: a
+    wrapper starts wireguard-go in the background and records its PID, which
+    the lab then kills at teardown (:meth:`wgexplain.lab.netns.Lab.adopt`).
+    """
+    conf = lab.tmp / f"{ifname}.conf"
+    conf.write_text(conf_text)
+    conf.chmod(0o600)
+    pidfile = lab.tmp / f"{ifname}.pid"
+    wrapper = lab.tmp / "wg-go-wrapper"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "WG_PROCESS_FOREGROUND=1 wireguard-go -f \"$1\" >/dev/null 2>&1 &\n"
+        f"echo $! > {pidfile}\n"
+        "i=0; while [ ! -S /var/run/wireguard/$1.sock ] && [ $i -lt 100 ]; do sleep 0.05; "
+        "i=$((i+1)); done\n")
+    wrapper.chmod(0o755)
+    try:
+        lab.sh(client, f"wg-quick up {conf}",
+               env={"WG_QUICK_USERSPACE_IMPLEMENTATION": str(wrapper)})
+    finally:
+        if pidfile.exists():
+            lab.adopt(int(pidfile.read_text().strip()))
+
+
+def load_nft(lab: Lab, ns: str, text: str, name: str) -> None:
+    """``nft -f FILE`` in ``ns`` (a file, so nft's errors name its lines)."""
+    path = lab.tmp / f"{name}.nft"
+    path.write_text(text)
+    lab.sh(ns, f"nft -f {path}")
 
 
 def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str]) -> None:
@@ -142,7 +194,7 @@ def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str]) -> None:
     if wg_ifaces:
         # `wg show all dump` lists every wireguard-go interface on the machine
         # (one control-socket directory for all namespaces): keep ours.
-        lines = [ln for ln in _run(["wg", "show", "all", "dump"]).splitlines()
+        lines = [ln for ln in lab.sh(ns, "wg show all dump").splitlines()
                  if ln.split("\t", 1)[0] in wg_ifaces]
         (out / "wg.txt").write_text("\n".join(lines) + "\n")
     keys = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter",
@@ -153,52 +205,40 @@ def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str]) -> None:
 
 def wg_quick(lab: Lab) -> str:
     """A laptop with wg-quick's full tunnel (IPv4 and IPv6): the real wg-quick script."""
-    client, lan = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, lan, "eth0", "02:00:5e:10:00:50")
-    srv_pub = _pubkey(KEYS["server"])
-    lab.sh(client, """
-        ip addr add 192.168.1.50/24 dev eth0
-        ip route add default via 192.168.1.1 dev eth0 proto dhcp metric 100
-        ip -6 addr add fd00:1::50/64 dev eth0 nodad
-        ip -6 route add default via fd00:1::1 dev eth0 proto ra metric 100
-    """)
-    conf = lab.tmp / "wgq0.conf"
-    conf.write_text(
-        "[Interface]\n"
-        f"PrivateKey = {KEYS['client']}\n"
-        "ListenPort = 51820\n"
-        "Address = 10.8.0.2/32, fd42:42:42::2/128\n"
-        "[Peer]\n"
-        f"PublicKey = {srv_pub}\n"
-        "Endpoint = 203.0.113.5:51820\n"
-        "AllowedIPs = 0.0.0.0/0, ::/0\n")
-    conf.chmod(0o600)
-    # wg-quick starts its userspace implementation and expects it to return:
-    # a wrapper keeps wireguard-go in the foreground so we know its PID.
-    pidfile = lab.tmp / "wg.pid"
-    wrapper = lab.tmp / "wg-go-wrapper"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f"WG_PROCESS_FOREGROUND=1 wireguard-go -f \"$1\" >/dev/null 2>&1 &\n"
-        f"echo $! > {pidfile}\n"
-        "i=0; while [ ! -S /var/run/wireguard/$1.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\n")
-    wrapper.chmod(0o755)
-    try:
-        lab.sh(client, f"wg-quick up {conf}",
-               env={"WG_QUICK_USERSPACE_IMPLEMENTATION": str(wrapper)})
-    finally:
-        if pidfile.exists():
-            lab.pids.append(int(pidfile.read_text().strip()))
+    client = laptop(lab, "02:00:5e:10:00:50")
+    wg_quick_up(lab, client, wg_quick_conf())
     return client
+
+
+def wg_device(lab: Lab, ns: str, ifname: str, *, endpoint: str, mtu: int,
+              addresses: Sequence[str], fwmark: int | str | None = None,
+              listen_port: int | None = None, private_key: str = KEYS["client"],
+              allowed: str = "0.0.0.0/0") -> None:
+    """A wireguard-go device as a VPN client sets it up: MTU, up, addresses, then its key,
+    listen port, fwmark and one peer (the lab server's key) at ``endpoint``.
+
+    The peer comes last: what the kernel sends when the device comes up (IPv6
+    router solicitations, MLD reports) then finds no peer, so wireguard-go starts
+    no handshake and the sample's transfer counters stay 0.
+    """
+    lab.wireguard_go(ns, ifname)
+    opts = (f" listen-port {listen_port}" if listen_port else "") + \
+        (f" fwmark {fwmark}" if fwmark is not None else "")
+    addrs = "".join(f"ip -6 addr add {a} dev {ifname} nodad\n" if ":" in a else
+                    f"ip addr add {a} dev {ifname}\n" for a in addresses)
+    lab.sh(ns, f"""
+ip link set {ifname} mtu {mtu} up
+{addrs}wg set {ifname} private-key <(echo {private_key}){opts} \\
+  peer {pubkey(KEYS['server'])} endpoint {endpoint} allowed-ips {allowed}
+""")
 
 
 def tailscale_setup(lab: Lab, ns: str, lan_prefix: str) -> None:
     """What tailscaled installs on Linux with an exit node and LAN access allowed."""
-    lab.wireguard_go(ns, "tailscale0")
+    wg_device(lab, ns, "tailscale0", endpoint="203.0.113.7:41641", mtu=1280,
+              addresses=["100.101.102.103/32", "fd7a:115c:a1e0::1234/128"], fwmark="0x80000",
+              listen_port=41641, private_key=KEYS["ts"], allowed="0.0.0.0/0,::/0")
     lab.sh(ns, f"""
-        ip link set tailscale0 mtu 1280 up
-        ip addr add 100.101.102.103/32 dev tailscale0
-        ip -6 addr add fd7a:115c:a1e0::1234/128 dev tailscale0 nodad
         for f in -4 -6; do
           ip $f rule add pref 5210 fwmark 0x80000/0xff0000 table main
           ip $f rule add pref 5230 fwmark 0x80000/0xff0000 table default
@@ -247,19 +287,11 @@ table ip nat {
 	}
 }
 """
-    path = lab.tmp / f"ts-{ns}.nft"
-    path.write_text(nft)
-    lab.sh(ns, f"nft -f {path}")
-    lab.sh(ns, f"""
-        wg set tailscale0 private-key <(echo {KEYS['ts']}) listen-port 41641 fwmark 0x80000 \
-          peer {_pubkey(KEYS['server'])} endpoint 203.0.113.7:41641 allowed-ips 0.0.0.0/0,::/0
-    """)
+    load_nft(lab, ns, nft, f"ts-{ns}")
 
 
 def tailscale(lab: Lab) -> str:
-    client, lan = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, lan, "eth0", "02:00:5e:10:00:51")
-    lab.sh(client, """
+    client = machine(lab, "eth0", "02:00:5e:10:00:51", """
         ip addr add 192.168.1.51/24 dev eth0
         ip route add default via 192.168.1.1 dev eth0 proto dhcp metric 100
         sysctl -q net.ipv4.conf.all.rp_filter=2
@@ -270,18 +302,15 @@ def tailscale(lab: Lab) -> str:
 
 def networkmanager(lab: Lab) -> str:
     """NetworkManager's WireGuard profile with ip4-auto-default-route (rules replayed)."""
-    client, lan = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, lan, "wlp2s0", "02:00:5e:10:00:52")
     prio, mark = 31266, 52019  # an even P in 30768..31766 and F in 51820..52319, as NM picks
-    lab.wireguard_go(client, "nm-wg0")
-    lab.sh(client, f"""
+    client = machine(lab, "wlp2s0", "02:00:5e:10:00:52", """
         ip addr add 192.168.1.52/24 dev wlp2s0 noprefixroute
         ip route add 192.168.1.0/24 dev wlp2s0 proto kernel scope link src 192.168.1.52 metric 600
         ip route add default via 192.168.1.1 dev wlp2s0 proto dhcp src 192.168.1.52 metric 600
-        wg set nm-wg0 private-key <(echo {KEYS['client']}) fwmark {mark} \
-          peer {_pubkey(KEYS['server'])} endpoint 203.0.113.9:51820 allowed-ips 0.0.0.0/0
-        ip link set nm-wg0 mtu 1420 up
-        ip addr add 10.9.0.2/32 dev nm-wg0
+    """)
+    wg_device(lab, client, "nm-wg0", endpoint="203.0.113.9:51820", mtu=1420,
+              addresses=["10.9.0.2/32"], fwmark=mark)
+    lab.sh(client, f"""
         ip route add default dev nm-wg0 table {mark} proto static metric 50
         ip rule add pref {prio} table main suppress_prefixlength 0
         ip rule add pref {prio + 1} not fwmark {mark} table {mark}
@@ -291,26 +320,21 @@ def networkmanager(lab: Lab) -> str:
 
 def mullvad_tailscale(lab: Lab) -> str:
     """The seed's Mullvad configuration with Tailscale's rules on top (relay remapped)."""
-    client, lan = lab.ns("client"), lab.ns("lan")
-    _uplink(lab, client, lan, "wlp0s20f3", "f0:20:ff:a7:68:db")
-    lab.wireguard_go(client, "wg-mullvad")
-    lab.sh(client, f"""
+    client = machine(lab, "wlp0s20f3", "f0:20:ff:a7:68:db", """
         ip addr add 192.168.44.83/24 brd 192.168.44.255 dev wlp0s20f3 noprefixroute
         ip route add 192.168.44.0/24 dev wlp0s20f3 proto kernel scope link src 192.168.44.83 metric 600
         ip route add default via 192.168.44.1 dev wlp0s20f3 proto dhcp src 192.168.44.83 metric 600
-        wg set wg-mullvad private-key <(echo {KEYS['client']}) fwmark 0x6d6f6c65 \
-          peer {_pubkey(KEYS['server'])} endpoint 203.0.113.76:19955 allowed-ips 0.0.0.0/0
-        ip link set wg-mullvad mtu 1380 up
-        ip addr add 10.147.23.252/32 dev wg-mullvad
+    """)
+    wg_device(lab, client, "wg-mullvad", endpoint="203.0.113.76:19955", mtu=1380,
+              addresses=["10.147.23.252/32"], fwmark="0x6d6f6c65")
+    lab.sh(client, """
         ip route add 10.64.0.1 dev wg-mullvad proto static scope global
         ip route add default dev wg-mullvad table 1836018789 proto static scope global
         ip rule add pref 32764 table main suppress_prefixlength 0
         ip rule add pref 32765 not fwmark 0x6d6f6c65 table 1836018789
     """)
     seed = (EXAMPLES / "mullvad" / "bundle" / "nft-ruleset.nft").read_text()
-    path = lab.tmp / "mullvad.nft"
-    path.write_text(seed.replace("185.195.233.76", "203.0.113.76"))
-    lab.sh(client, f"nft -f {path}")
+    load_nft(lab, client, seed.replace("185.195.233.76", "203.0.113.76"), "mullvad")
     tailscale_setup(lab, client, "192.168.44.0/24")
     return client
 
@@ -323,27 +347,40 @@ RECIPES = {
 }
 
 
-def produce(name: str, out: Path | None = None) -> Path:
-    """Build one client's configuration in the lab and dump it as a bundle."""
-    recipe, wg_ifaces = RECIPES[name]
-    lab = Lab(tag="smp")
-    out = out or EXAMPLES / name / "bundle"
-    try:
+Recipe = Callable[[Lab], str]
+
+
+def produce_bundle(recipe: Recipe, wg_ifaces: list[str], out: Path, tag: str) -> Path:
+    """Build one configuration in a fresh lab, dump it as a bundle into ``out``, tear down."""
+    with Lab(tag=tag) as lab:
         client = recipe(lab)
         dump_bundle(lab, client, out, wg_ifaces)
-    finally:
-        lab.close()
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    import sys
+def produce(name: str, out: Path | None = None) -> Path:
+    """Build one client's configuration in the lab and dump it as a bundle."""
+    recipe, wg_ifaces = RECIPES[name]
+    return produce_bundle(recipe, wg_ifaces, out or EXAMPLES / name / "bundle", "smp")
 
-    names = (argv if argv is not None else sys.argv[1:]) or list(RECIPES)
+
+def run_recipes(argv: list[str] | None, recipes: Mapping[str, object],
+                produce_one: Callable[[str], Path]) -> int:
+    """The ``main()`` of a recipe module: produce the named samples (all when none named)."""
+    names = (argv if argv is not None else sys.argv[1:]) or list(recipes)
+    unknown = [n for n in names if n not in recipes]
+    if unknown:
+        print(f"unknown sample(s): {', '.join(unknown)}; known: {', '.join(recipes)}",
+              file=sys.stderr)
+        return 2
     for name in names:
-        out = produce(name)
+        out = produce_one(name)
         print(f"{name}: wrote {out.relative_to(REPO)}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_recipes(argv, RECIPES, produce)
 
 
 if __name__ == "__main__":

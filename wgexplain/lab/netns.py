@@ -27,8 +27,8 @@ import signal
 import subprocess
 import time
 import weakref
-from collections.abc import Sequence
-from typing import IO, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any, Self
 
 from wgexplain.errors import WgExplainError
 
@@ -57,11 +57,15 @@ def lab_available() -> tuple[bool, str]:
 
 
 def run(argv: Sequence[str], *, input: str | None = None, check: bool = True,
-        timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run one command, capture its output; raise :class:`LabError` on failure when ``check``."""
+        timeout: float = 60.0,
+        env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one command, capture its output; raise :class:`LabError` on failure when ``check``.
+
+    ``env``: variables added to this process's environment for the command.
+    """
     try:
         proc = subprocess.run(list(argv), input=input, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env={**os.environ, **env} if env else None)
     except FileNotFoundError as exc:
         raise LabError(f"command not found: {argv[0]}") from exc
     except subprocess.TimeoutExpired as exc:
@@ -89,13 +93,15 @@ class Lab:
         self.prefix = f"{PREFIX}{safe}-{secrets.token_hex(3)}"
         self.namespaces: list[str] = []
         self.processes: list[subprocess.Popen[Any]] = []
+        self.adopted: list[int] = []
         self._closed = False
         # Runs at close(), on garbage collection, or at interpreter exit.
-        self._finalizer = weakref.finalize(self, Lab._cleanup, self.namespaces, self.processes)
+        self._finalizer = weakref.finalize(self, Lab._cleanup, self.namespaces, self.processes,
+                                           self.adopted)
         _sigterm_unwinds()
 
     # -- context manager -------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -109,13 +115,17 @@ class Lab:
         self._finalizer()
 
     @staticmethod
-    def _cleanup(namespaces: list[str], processes: list[subprocess.Popen[Any]]) -> None:
+    def _cleanup(namespaces: list[str], processes: list[subprocess.Popen[Any]],
+                 adopted: list[int]) -> None:
         # Never let a second Ctrl-C leave half a lab behind.
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
         try:
             for proc in reversed(processes):
-                _stop(proc)
+                stop(proc)
             processes.clear()
+            for pid in reversed(adopted):
+                _stop_pid(pid)
+            adopted.clear()
             for ns in reversed(namespaces):
                 if not ns.startswith(PREFIX):  # pragma: no cover - defensive
                     continue
@@ -146,10 +156,12 @@ class Lab:
         return run(["ip", "-n", ns, *args], input=input, check=check, timeout=timeout)
 
     def exec(self, ns: str, argv: Sequence[str], *, input: str | None = None, check: bool = True,
-             timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+             timeout: float = 60.0,
+             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside NS (``ip netns exec``) and wait for it."""
         self._own(ns)
-        return run(["ip", "netns", "exec", ns, *argv], input=input, check=check, timeout=timeout)
+        return run(["ip", "netns", "exec", ns, *argv], input=input, check=check, timeout=timeout,
+                   env=env)
 
     def start(self, ns: str, argv: Sequence[str], *, stdin: int | IO[Any] | None = subprocess.DEVNULL,
               stdout: int | IO[Any] | None = subprocess.PIPE,
@@ -160,6 +172,13 @@ class Lab:
                                 stderr=stderr, start_new_session=True)
         self.processes.append(proc)
         return proc
+
+    def adopt(self, pid: int) -> None:
+        """Kill ``pid`` by PID at teardown: a process started in one of this lab's
+        namespaces by a program we ran (e.g. wg-quick's wireguard-go), not by us."""
+        if self._closed:
+            raise LabError("this lab is closed")
+        self.adopted.append(pid)
 
     def sysctl(self, ns: str, settings: Sequence[tuple[str, str]]) -> None:
         """Write sysctls inside NS, in order (``/proc/sys`` seen from the namespace)."""
@@ -178,7 +197,16 @@ def _sigterm_unwinds() -> None:
     if not _main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
 
+    owner = os.getpid()
+
     def _raise(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            # a fork()ed copy of this process (e.g. pyroute2's netns helper, which its
+            # parent stops with SIGTERM): die as SIG_DFL would; unwinding there would
+            # run the parent's code in the child and hang it.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _raise)
@@ -190,7 +218,17 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _stop(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
+def wait_for(cond: Callable[[], bool], timeout: float, what: str, *, poll: float = 0.02) -> None:
+    """Poll ``cond`` until it is true; :class:`LabError` "timed out waiting for WHAT" after
+    ``timeout`` s (exceptions from ``cond`` pass through)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
     """Terminate one process we started (by its PID), then kill it if it lingers."""
     if proc.poll() is not None:
         return
@@ -205,3 +243,26 @@ def _stop(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
         proc.wait(timeout=grace)
     except (ProcessLookupError, subprocess.TimeoutExpired):  # pragma: no cover - racy exit
         pass
+
+
+def _stop_pid(pid: int, grace: float = 2.0) -> None:
+    """SIGTERM, then SIGKILL, a process that is not our child (we cannot reap it: a
+    zombie counts as gone)."""
+
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                return fh.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+        except OSError:
+            return True
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if gone():
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while not gone() and time.monotonic() < deadline:
+            time.sleep(0.02)

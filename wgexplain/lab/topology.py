@@ -29,19 +29,17 @@ only the PIDs it started, deletes its namespaces and removes its cgroup.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import subprocess
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from wgexplain.errors import DumpError
 from wgexplain.lab.netns import Lab, LabError, lab_available, run
+from wgexplain.lab.responder import Responder
+from wgexplain.lab.wireguard_go import WireguardGo, genkey
 
 REPO = Path(__file__).resolve().parents[2]
 #: The seed bundle (the founding question's dumps).
@@ -294,97 +292,6 @@ def read_seed(bundle: Path | str = SEED_BUNDLE) -> SeedConfig:
 
 
 # ---------------------------------------------------------------------------
-# Small processes the lab runs
-# ---------------------------------------------------------------------------
-
-#: A responder: answers every UDP datagram and TCP connection with the
-#: caller's address as it sees it ("ADDR:PORT"), and logs each one. Bound to
-#: each address separately, so a UDP answer leaves from the address asked.
-RESPONDER = r"""
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-addrs, ports = sys.argv[1].split(","), [int(p) for p in sys.argv[2].split(",")]
-for addr in addrs:
-  for port in ports:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    u.bind((addr, port)); sel.register(u, selectors.EVENT_READ, ("udp", port))
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind((addr, port)); t.listen(16); sel.register(t, selectors.EVENT_READ, ("tcp", port))
-print("ready", flush=True)
-while True:
-    for key, _ in sel.select():
-        proto, port = key.data
-        try:
-            if proto == "udp":
-                data, peer = key.fileobj.recvfrom(2048)
-                key.fileobj.sendto(("%s:%d" % peer).encode(), peer)
-            else:
-                conn, peer = key.fileobj.accept()
-                conn.sendall(("%s:%d" % peer).encode()); conn.close()
-            print("%s %d %s %d" % (proto, port, peer[0], peer[1]), flush=True)
-        except OSError as exc:
-            print("error %s %d %s" % (proto, port, exc), flush=True)
-"""
-
-
-class Responder:
-    """A :data:`RESPONDER` process in one namespace, with the calls it logged."""
-
-    def __init__(self, lab: Lab, ns: str, addresses: Sequence[object],
-                 ports: Sequence[int]) -> None:
-        import sys
-
-        self.ns = ns
-        self.proc = lab.start(ns, [sys.executable, "-I", "-S", "-u", "-c", RESPONDER,
-                                   ",".join(map(str, addresses)), ",".join(map(str, ports))])
-        self.calls: list[tuple[str, int, str]] = []  # (proto, port, caller address)
-        self._lock = threading.Lock()
-        first = readline(self.proc, 5.0)
-        if first.strip() != "ready":
-            raise LabError(f"responder in {ns} did not start (exit {self.proc.poll()}): {first!r}")
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            parts = raw.decode(errors="replace").split()
-            if len(parts) == 4:
-                with self._lock:
-                    self.calls.append((parts[0], int(parts[1]), parts[2]))
-
-    def seen(self) -> list[tuple[str, int, str]]:
-        with self._lock:
-            return list(self.calls)
-
-
-def readline(proc: subprocess.Popen[Any], timeout: float) -> str:
-    """One line of a process's binary stdout, or "" after ``timeout`` s or at EOF."""
-    import select
-
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 1)
-        if not chunk:
-            break
-        buf += chunk
-    return buf.decode(errors="replace")
-
-
-def _genkey() -> tuple[str, str]:
-    priv = run(["wg", "genkey"]).stdout.strip()
-    pub = run(["wg", "pubkey"], input=priv + "\n").stdout.strip()
-    return priv, pub
-
-
-# ---------------------------------------------------------------------------
 # The lab
 # ---------------------------------------------------------------------------
 
@@ -419,7 +326,7 @@ class SeedLab:
         self.lab = Lab(tag)
         self.cgroup: Path | None = None
         self._mounted_net_cls = False
-        self.wg_procs: dict[str, subprocess.Popen[Any]] = {}
+        self.wg_devices: dict[str, WireguardGo] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self.sysctls = dict(self.CLIENT_SYSCTLS)
         self.client = self.gw = self.relay = self.inet = ""
@@ -475,7 +382,7 @@ class SeedLab:
         ])
         # The relay: WireGuard server on RELAY:PORT, tunnel address = the
         # client's DNS route (10.64.0.1), masquerading the tunnel's traffic.
-        self._keys["relay"], self._keys["client"] = _genkey(), _genkey()
+        self._keys["relay"], self._keys["client"] = genkey(), genkey()
         self._start_wg(self.relay, _RELAY_WG)
         self._configure_wg(self.relay, _RELAY_WG, self._keys["relay"][0], listen=cfg.relay_port,
                            peer=self._keys["client"][1],
@@ -514,31 +421,11 @@ class SeedLab:
 
     def _start_wg(self, ns: str, ifname: str) -> None:
         """wireguard-go in the foreground, in ``ns``, with a private ``/run/wireguard``."""
-        os.makedirs("/run/wireguard", exist_ok=True)
-        script = ("mount -t tmpfs wgx-rt /run/wireguard && "
-                  f"exec wireguard-go -f {ifname}")
-        proc = self.lab.start(ns, ["unshare", "--mount", "--propagation", "private",
-                                   "sh", "-c", script],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.wg_procs[ifname] = proc
-        sock = Path(f"/proc/{proc.pid}/root/run/wireguard/{ifname}.sock")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise LabError(f"wireguard-go {ifname} exited with {proc.returncode}")
-            try:
-                if sock.exists():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.01)
-        raise LabError(f"wireguard-go did not create {ifname}.sock within 5 s")
+        self.wg_devices[ifname] = WireguardGo(self.lab, ns, ifname)
 
     def wg(self, ifname: str, *args: str, input: str | None = None) -> str:
         """``wg ARGS`` against one of this lab's wireguard-go devices."""
-        proc = self.wg_procs[ifname]
-        return run(["nsenter", "-t", str(proc.pid), "-m", "-n", "wg", *args],
-                   input=input).stdout
+        return self.wg_devices[ifname].wg(*args, input=input)
 
     def _configure_wg(self, ns: str, ifname: str, private: str, *, peer: str, allowed: str,
                       listen: int | None = None, fwmark: int | None = None,
@@ -551,7 +438,7 @@ class SeedLab:
         conf += ["[Peer]", f"PublicKey = {peer}", f"AllowedIPs = {allowed}"]
         if endpoint:
             conf.append(f"Endpoint = {endpoint}")
-        self.wg(ifname, "setconf", ifname, "/dev/stdin", input="\n".join(conf) + "\n")
+        self.wg_devices[ifname].setconf(conf)
 
     def _client_tunnel(self) -> None:
         cfg = self.config
@@ -617,19 +504,7 @@ class SeedLab:
         routes from the bundle, and the ruleset reloaded (the new device has
         a new ifindex, which the old ``oif`` matches would silently miss).
         """
-        cfg = self.config
-        proc = self.wg_procs.pop(cfg.tunnel)
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        deadline = time.monotonic() + 5
-        while cfg.tunnel in self.ip(self.client, "-o", "link"):
-            if time.monotonic() > deadline:
-                raise LabError(f"{cfg.tunnel} still exists after wireguard-go stopped")
-            time.sleep(0.02)
+        self.wg_devices.pop(self.config.tunnel).stop()
         try:
             yield
         finally:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -51,7 +50,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from wgexplain.lab.build import address_args, build, nft_input, route_args
-from wgexplain.lab.netns import Lab, LabError, lab_available, run
+from wgexplain.lab.netns import Lab, LabError, lab_available
+from wgexplain.lab.responder import Responder
+from wgexplain.lab.wireguard_go import WireguardGo, genkey
 from wgexplain.model import AF_INET, Flow, Host, IPAddress
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -264,12 +265,6 @@ def remap_source(source: Path, old: IPAddress, new: IPAddress, into: Path) -> Pa
 # the lab
 # --------------------------------------------------------------------------
 
-def _genkey() -> tuple[str, str]:
-    priv = run(["wg", "genkey"]).stdout.strip()
-    pub = run(["wg", "pubkey"], input=priv + "\n").stdout.strip()
-    return priv, pub
-
-
 class TunnelLab:
     """client + peer (LAN router and internet) + relay, with two wireguard-go devices."""
 
@@ -277,7 +272,7 @@ class TunnelLab:
         self.host = host
         self.plan = tp
         self.lab = lab
-        self.wg_procs: dict[str, subprocess.Popen[Any]] = {}
+        self.wg_devices: dict[str, WireguardGo] = {}
         self.notes: list[str] = []
         self.client = self.peer = self.relay = ""
         self.relay_addr = ipaddress.IPv4Address(str(tp.endpoint[0]))
@@ -285,31 +280,13 @@ class TunnelLab:
     # -- wireguard-go ------------------------------------------------------
     def _start_wg(self, ns: str, ifname: str) -> None:
         """wireguard-go in the foreground in ``ns``, with a private ``/run/wireguard``."""
-        os.makedirs("/run/wireguard", exist_ok=True)
-        script = f"mount -t tmpfs wgx-vfy /run/wireguard && exec wireguard-go -f {ifname}"
-        proc = self.lab.start(ns, ["unshare", "--mount", "--propagation", "private",
-                                   "sh", "-c", script],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.wg_procs[ifname] = proc
-        sock = Path(f"/proc/{proc.pid}/root/run/wireguard/{ifname}.sock")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise LabError(f"wireguard-go {ifname} exited with {proc.returncode}")
-            try:
-                if sock.exists():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.01)
-        raise LabError(f"wireguard-go did not create {ifname}.sock within 5 s")
+        self.wg_devices[ifname] = WireguardGo(self.lab, ns, ifname)
 
     def wg(self, ifname: str, *args: str, input: str | None = None) -> str:
-        proc = self.wg_procs[ifname]
-        return run(["nsenter", "-t", str(proc.pid), "-m", "-n", "wg", *args], input=input).stdout
+        return self.wg_devices[ifname].wg(*args, input=input)
 
     def _setconf(self, ifname: str, lines: list[str]) -> None:
-        self.wg(ifname, "setconf", ifname, "/dev/stdin", input="\n".join(lines) + "\n")
+        self.wg_devices[ifname].setconf(lines)
 
     # -- building ------------------------------------------------------------
     def build(self) -> "TunnelLab":
@@ -345,7 +322,7 @@ class TunnelLab:
         cmds.append(f"addr add {RGW6}/64 dev {_RGW} nodad")
         lab.ip(self.peer, "-batch", "-", input="\n".join(cmds) + "\n")
         # the relay: WireGuard server on the endpoint, masquerading the tunnel's traffic
-        kc, kr = _genkey(), _genkey()
+        kc, kr = genkey(), genkey()
         self._start_wg(self.relay, _RWG)
         self._setconf(_RWG, ["[Interface]", f"PrivateKey = {kr[0]}",
                              f"ListenPort = {tp.endpoint[1]}", "[Peer]", f"PublicKey = {kc[1]}",
@@ -433,19 +410,7 @@ class TunnelLab:
 
     def tunnel_down(self) -> None:
         """Stop the client's wireguard-go: the device and its routes vanish (as on a crash)."""
-        dev = self.plan.dev
-        proc = self.wg_procs.pop(dev)
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        deadline = time.monotonic() + 5
-        while dev in self.lab.ip(self.client, "-o", "link").stdout:
-            if time.monotonic() > deadline:
-                raise LabError(f"{dev} still exists after wireguard-go stopped")
-            time.sleep(0.02)
+        self.wg_devices.pop(self.plan.dev).stop()
 
     # -- probes ----------------------------------------------------------------
     def send(self, proto: str, dst: str, port: int, timeout: float) -> dict[str, Any]:
@@ -465,37 +430,6 @@ class TunnelLab:
 # --------------------------------------------------------------------------
 # the processes that send and answer (both families)
 # --------------------------------------------------------------------------
-
-#: Answers every UDP datagram and TCP connection with the caller's address and logs
-#: "PROTO PORT CALLER" (as :data:`wgexplain.lab.topology.RESPONDER`, IPv4 and IPv6).
-RESPONDER = r"""
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for addr in sys.argv[1].split(","):
-  fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-  for port in [int(p) for p in sys.argv[2].split(",")]:
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-      s = socket.socket(fam, kind)
-      s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-      s.bind((addr, port))
-      if kind == socket.SOCK_STREAM:
-        s.listen(16)
-      sel.register(s, selectors.EVENT_READ, ("udp" if kind == socket.SOCK_DGRAM else "tcp", port))
-print("ready", flush=True)
-while True:
-  for key, _ in sel.select():
-    proto, port = key.data
-    try:
-      if proto == "udp":
-        data, peer = key.fileobj.recvfrom(2048)
-        key.fileobj.sendto(peer[0].encode(), peer)
-      else:
-        conn, peer = key.fileobj.accept()
-        conn.sendall(peer[0].encode()); conn.close()
-      print("%s %d %s" % (proto, port, peer[0]), flush=True)
-    except OSError as exc:
-      print("error %s %d %s" % (proto, port, exc), flush=True)
-"""
 
 #: One probe (one UDP datagram or one TCP connect); prints the errno, reply, local address.
 SENDER = r"""
@@ -519,36 +453,6 @@ except OSError as e:
                     else errno.errorcode.get(e.errno, str(e.errno)))
 print(json.dumps(res))
 """
-
-
-class Responder:
-    """A :data:`RESPONDER` in one namespace, with the calls it logged (proto, port, caller)."""
-
-    def __init__(self, lab: Lab, ns: str, addresses: list[Any], ports: list[int]) -> None:
-        import threading
-
-        from wgexplain.lab.topology import readline
-
-        self.proc = lab.start(ns, [sys.executable, "-I", "-S", "-u", "-c", RESPONDER,
-                                   ",".join(map(str, addresses)), ",".join(map(str, ports))])
-        self.calls: list[tuple[str, int, str]] = []
-        self._lock = threading.Lock()
-        first = readline(self.proc, 5.0)
-        if first.strip() != "ready":
-            raise LabError(f"responder in {ns} did not start (exit {self.proc.poll()}): {first!r}")
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            parts = raw.decode(errors="replace").split()
-            if len(parts) == 3 and parts[0] in ("udp", "tcp"):
-                with self._lock:
-                    self.calls.append((parts[0], int(parts[1]), parts[2]))
-
-    def seen(self) -> list[tuple[str, int, str]]:
-        with self._lock:
-            return list(self.calls)
 
 
 # --------------------------------------------------------------------------
@@ -699,7 +603,7 @@ def probe(host: Host, *, progress: Progress = lambda _m: None) -> ProbeRun:
         with Lab("prb") as lab:
             tl = TunnelLab(sim_host, tp, lab).build()
             for case in cases(tp):
-                if case.tunnel_down and tp.dev in tl.wg_procs:
+                if case.tunnel_down and tp.dev in tl.wg_devices:
                     progress(f"real probes: stopping wireguard-go ({tp.dev} disappears)")
                     tl.tunnel_down()
                 progress(f"real probe: {case.title}")

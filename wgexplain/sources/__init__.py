@@ -91,7 +91,9 @@ def read_text(text: str, name: str, *, table_names: dict[str, int] | None = None
     from wgexplain.sources import bundle
 
     base = os.path.basename(name)
-    if base in bundle.FILES:
+    # a pasted session saved as wg.txt, ip-route.txt...: bundle files hold no command lines
+    # (an nft file may: '# nft list ruleset' is also an nft comment)
+    if base in bundle.FILES and (base.endswith(".nft") or not looks_like_session(text)):
         c = Collector(name)
         c.table_names.update(table_names or {})
         bundle.read_file(c, base, text, name)
@@ -106,6 +108,10 @@ def read_text(text: str, name: str, *, table_names: dict[str, int] | None = None
                          "nft-ruleset.nft", text, name)
         return c.host()
     first = next((i for i, x in enumerate(text.split("\n")) if x.strip()), 0)
+    head = text[:4096]
+    if "\x00" in head or head.count("\ufffd") > 2:
+        raise DumpError(name, first + 1, "a text file (a pasted session, a bundle file or an nft "
+                        "ruleset)", got="binary data")
     raise DumpError(name, first + 1, "a pasted terminal session with command lines like "
                     "'$ ip route', a bundle directory or file (ip-route.txt, ...), or an nft "
                     "ruleset", got=text.split("\n")[first].strip() if text.strip() else "nothing")

@@ -88,7 +88,7 @@ def net6(value: int, plen: int) -> ipaddress.IPv6Network | None:
     return n
 
 
-def _slot_constructor(cls: type, names: list[str]) -> Callable[..., Any]:
+def slot_constructor(cls: type, names: list[str]) -> Callable[..., Any]:
     """A positional constructor for a frozen slots dataclass that skips ``__init__``.
 
     ``names`` are the positional parameters; any other field (one added to the
@@ -120,13 +120,15 @@ def _slot_constructor(cls: type, names: list[str]) -> Callable[..., Any]:
     return g["make"]  # type: ignore[no-any-return]
 
 
+_slot_constructor = slot_constructor  # the former private name
+
 #: make_route(family, table, dst, type, tos, metric, protocol, scope, prefsrc,
 #:            nexthops, flags, pref, expires, extra, origin)
-make_route: Callable[..., Route] = _slot_constructor(Route, [
+make_route: Callable[..., Route] = slot_constructor(Route, [
     "family", "table", "dst", "type", "tos", "metric", "protocol", "scope", "prefsrc",
     "nexthops", "flags", "pref", "expires", "extra", "origin"])
 #: make_origin(file, line)
-make_origin: Callable[..., Origin] = _slot_constructor(Origin, ["file", "line"])
+make_origin: Callable[..., Origin] = slot_constructor(Origin, ["file", "line"])
 #: make_nexthop(gateway, dev, weight, onlink, flags)
-make_nexthop: Callable[..., Nexthop] = _slot_constructor(
+make_nexthop: Callable[..., Nexthop] = slot_constructor(
     Nexthop, ["gateway", "dev", "weight", "onlink", "flags"])

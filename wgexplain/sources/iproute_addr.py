@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Any
 
 from wgexplain.errors import DumpError
@@ -27,6 +28,8 @@ ADDR_FLAGS = frozenset({"secondary", "temporary", "nodad", "optimistic", "dadfai
                         "deprecated", "tentative", "permanent", "mngtmpaddr", "noprefixroute",
                         "autojoin", "stable-privacy", "dynamic"})
 _SCOPES = frozenset({"global", "site", "link", "host", "nowhere", "universe"})
+_LFT = re.compile(r"forever|\d+sec")
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 _INFO_LINES = ("altname", "alias", "RX:", "TX:", "RX", "TX", "vf ", "prog/", "xdp")
 
 
@@ -138,6 +141,10 @@ def parse_addr_text(text: str, file: str, first_line: int = 1, *,
         elif t0 == "valid_lft":
             if not expect_lft:
                 raise err("'valid_lft' only after an inet/inet6 line", t0)
+            if len(toks) != 4 or toks[2] != "preferred_lft" or not all(
+                    _LFT.fullmatch(v) for v in (toks[1], toks[3])):
+                raise err("'valid_lft forever|Nsec preferred_lft forever|Nsec' (is the paste "
+                          "cut short?)", line.strip())
             expect_lft = False
         elif t0.startswith("link/"):
             cur.link_type = t0[5:]
@@ -145,6 +152,9 @@ def parse_addr_text(text: str, file: str, first_line: int = 1, *,
             if len(toks) > 1 and toks[1] not in ("brd", "promiscuity", "link-netnsid",
                                                   "link-netns", "permaddr"):
                 cur.address = toks[1]
+                if cur.link_type == "ether" and _MAC.fullmatch(toks[1]) is None:
+                    raise err("a MAC address like f0:20:ff:a7:68:db after link/ether (is the "
+                              "paste cut short?)", toks[1])
             # iproute2 prints the link/ line after an inet line only in "-o addr"
         elif cur.after_promisc and t0.isidentifier() and t0 not in ("addrgenmode", "numtxqueues"):
             cur.kind = t0  # ip -d: the line after "promiscuity ..." starts with the kind
@@ -220,6 +230,9 @@ def _addr_line(toks: list[str], dev: str, file: str, lineno: int, line: str) -> 
         # with a peer the prefix length belongs to the peer; the local address is a host
         address = _iface(local, peer.prefixlen, file, lineno, line)
     else:
+        if "/" not in local:  # print_addrinfo() always prints "/prefixlen" without a peer
+            raise err("an address with its prefix length, like 192.0.2.1/24 (is the paste cut "
+                      "short?)", local)
         address = _iface(local, None, file, lineno, line)
     if (fam == "inet") != (address.version == 4):
         raise err(f"an {'IPv4' if fam == 'inet' else 'IPv6'} address after '{fam}'", local)
@@ -247,12 +260,12 @@ def _addr_line(toks: list[str], dev: str, file: str, lineno: int, line: str) -> 
             flags.add(t)
         elif t in ("metric", "proto"):
             k += 1
-        elif fam == "inet" and k == n:
+        elif fam == "inet" and k == n and (t == dev or t.startswith(dev + ":")):
             if t != dev:
                 label = t
         else:
             raise err("an address attribute (peer, brd, scope, secondary, dynamic, "
-                      "noprefixroute, ..., then the label)", t)
+                      f"noprefixroute, ..., then the label '{dev}' or '{dev}:...')", t)
     return Address(dev=dev, address=address, scope=scope, peer=peer, broadcast=brd,
                    flags=frozenset(flags), label=label, origin=Origin(file, lineno))
 
@@ -273,6 +286,10 @@ def parse_addr_json(text: str, file: str, first_line: int = 1) -> tuple[list[Lin
         if not isinstance(obj, dict) or "ifname" not in obj or "ifindex" not in obj:
             raise DumpError(file, lineno, "a link object with 'ifindex' and 'ifname'",
                             got=json.dumps(obj)[:60])
+        for key in ("ifindex", "mtu"):
+            if key in obj and (not isinstance(obj[key], int) or isinstance(obj[key], bool)):
+                raise DumpError(file, lineno, f"a number for '{key}' of {obj['ifname']}",
+                                got=json.dumps(obj[key])[:60])
         name = str(obj["ifname"])
         if "flags" in obj:  # "-o addr"-like objects without link facts have no flags
             g = rtnames.group(str(obj.get("group", "default")))

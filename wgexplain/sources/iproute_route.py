@@ -167,7 +167,73 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
     gc_was = gc.isenabled()
     gc.disable()  # a million small objects, none cyclic: the collector would only rescan them
     try:
-        i = 0
+        # The common shape (no tabs, no line starting with a blank, so no multipath
+        # continuation lines): one line is one route, read by the loop below; anything
+        # else goes through the general loop after it. Both make the same columns.
+        simple = "\t" not in text and "\n " not in text and not text.startswith(" ")
+        lineno = first_line - 1
+        for line in (lines if simple else ()):
+            lineno += 1
+            head, _, rest = line.partition(" ")
+            if head in types:
+                rtype = head
+                parts = rest.split(None, 1)
+                if not parts:
+                    raise _err(ctx, lineno, line, "a destination after the route type", head)
+                head = parts[0]
+                rest = parts[1] if len(parts) > 1 else ""
+                key = (rtype, rest)
+            elif head:
+                rtype = "unicast"
+                key = rest
+            else:
+                continue  # a blank line
+            if head == "default":
+                value = plen = dfam = 0
+            else:
+                addr, sep, plen_s = head.partition("/")
+                value = -1
+                try:
+                    if ":" in addr:
+                        plen = int(plen_s) if sep else 128
+                        value = from_bytes(inet_pton(_SOCK_AF_INET6, addr))
+                        if plen < 0 or value & masks6[plen] != value:  # host bits: not a network
+                            value = -1
+                        dfam = AF_INET6
+                    else:
+                        if addr == "0" and sep:  # "0/8": RTA_DST absent but a length set
+                            addr = "0.0.0.0"
+                        plen = int(plen_s) if sep else 32
+                        value = from_bytes(inet_pton(_SOCK_AF_INET, addr))
+                        if plen < 0 or value & masks4[plen] != value:
+                            value = -1
+                        dfam = AF_INET
+                except (OSError, ValueError, IndexError):
+                    value = -1
+                if value < 0:
+                    raise _dst_err(ctx, lineno, line, head, rtype)
+            tid = tails_get(key)
+            if tid is None:
+                before = len(warnings) if warnings is not None else 0
+                tpl = _parse_tail(ctx, rtype, head, rest, line, lineno, family, default_table, dev)
+                tid = len(tail_list)
+                tail_list.append((rtype,) + tpl)
+                if warnings is None or len(warnings) == before:
+                    tails[key] = tid
+            if dfam:
+                fam = dfam
+                if family is not None and dfam != family:
+                    raise _family_err(ctx, lineno, line, family, head)
+            else:
+                fam = tail_list[tid][1]
+                if family is not None and fam != family:
+                    raise _family_err(ctx, lineno, line, family, line.strip())
+            dst_append(value)
+            plen_append(plen)
+            fam_append(fam)
+            tid_append(tid)
+            line_append(lineno)
+        i = n if simple else 0
         while i < n:
             line = lines[i]
             lineno = first_line + i
@@ -219,11 +285,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                 except (OSError, ValueError, IndexError):
                     value = -1
                 if value < 0:
-                    if head == "nexthop":
-                        raise _err(ctx, lineno, line, "a route line before its 'nexthop' lines", head)
-                    raise _err(ctx, lineno, line, "a route destination (default, an address or "
-                               "prefix" + (", or a route type" if rtype == "unicast" else "") + ")",
-                               head)
+                    raise _dst_err(ctx, lineno, line, head, rtype)
             tid = tails_get(key)
             if tid is None:
                 before = len(warnings) if warnings is not None else 0
@@ -235,13 +297,11 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             if dfam:
                 fam = dfam
                 if family is not None and dfam != family:
-                    raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
-                               + " route (this listing is of one family)", head)
+                    raise _family_err(ctx, lineno, line, family, head)
             else:
                 fam = tail_list[tid][1]
                 if family is not None and fam != family:
-                    raise _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
-                               + " route (this listing is of one family)", line.strip())
+                    raise _family_err(ctx, lineno, line, family, line.strip())
             dst_append(value)
             plen_append(plen)
             fam_append(fam)
@@ -252,6 +312,18 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             gc.enable()
     store = _ColumnStore(file, tail_list, dsts, plens, fams, tids, linenos)
     return RouteColumns(store, range(len(dsts)))
+
+
+def _dst_err(ctx: _Ctx, lineno: int, line: str, head: str, rtype: str) -> DumpError:
+    if head == "nexthop":
+        return _err(ctx, lineno, line, "a route line before its 'nexthop' lines", head)
+    return _err(ctx, lineno, line, "a route destination (default, an address or prefix"
+                + (", or a route type" if rtype == "unicast" else "") + ")", head)
+
+
+def _family_err(ctx: _Ctx, lineno: int, line: str, family: int, got: str) -> DumpError:
+    return _err(ctx, lineno, line, ("an IPv4" if family == AF_INET else "an IPv6")
+                + " route (this listing is of one family)", got)
 
 
 class _ColumnStore:
@@ -307,6 +379,9 @@ class RouteColumns(Sequence[Route]):
     :class:`~wgexplain.model.LazyRoutes`: :meth:`by_table` splits it without
     building routes, :meth:`tables` names its (family, table) pairs, and
     :meth:`prefixes` gives the FIB its keys (``FibTable.from_prefixes()``).
+
+    Row numbers stay valid in the parts :meth:`by_table` returns (they
+    share the columns and the routes already built).
     """
 
     __slots__ = ("_store", "_rows", "_key")
@@ -395,14 +470,18 @@ class RouteColumns(Sequence[Route]):
             used = {tids[row] for row in self._rows}
         return [st.tails[t] for t in sorted(used)]
 
-    def prefixes(self) -> Iterator[tuple[int, int, int]]:
-        """(row, destination value, prefix length) of each route, in listing order."""
+    def prefixes(self) -> tuple[Sequence[int], Sequence[int], Sequence[int]]:
+        """(rows, destination values, prefix lengths): three columns in listing order.
+
+        What ``FibTable.from_prefixes()`` reads; a row is turned into its
+        route by :meth:`route_of_row`.
+        """
         st = self._store
         rows = self._rows
         if isinstance(rows, range) and rows == range(len(st.dsts)):
-            return zip(rows, st.dsts, st.plens)
-        dsts, plens = st.dsts, st.plens
-        return ((row, dsts[row], plens[row]) for row in rows)
+            return rows, st.dsts, st.plens
+        return (rows, list(map(st.dsts.__getitem__, rows)),
+                bytes(map(st.plens.__getitem__, rows)))
 
     def route_of_row(self, row: int) -> Route:
         """The route of a row given by :meth:`prefixes`."""

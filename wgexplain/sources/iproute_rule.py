@@ -215,7 +215,11 @@ def parse_rules_json(text: str, file: str, first_line: int = 1, family: int = AF
     """Read ``ip -j rule`` output (the JSON side of ``print_rule()``)."""
     out = []
     for obj, lineno in json_items(text, file, first_line, "a JSON array of rules (ip -j rule)"):
-        out.append(_rule_from_json(obj, file, lineno, family, table_names, warnings))
+        try:
+            out.append(_rule_from_json(obj, file, lineno, family, table_names, warnings))
+        except (ValueError, TypeError, KeyError) as e:  # a number that is none, a missing pair
+            raise DumpError(file, lineno, "a rule object as 'ip -j rule' prints it "
+                            f"({type(e).__name__}: {e})", got=json.dumps(obj)[:60]) from None
     return out
 
 

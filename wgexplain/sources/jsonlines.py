@@ -21,6 +21,11 @@ def _line_at(text: str, pos: int, first_line: int) -> int:
     return first_line + text.count("\n", 0, pos)
 
 
+def _end_line(text: str, first_line: int) -> int:
+    """The line of the last character that is not blank (where a cut-short JSON ends)."""
+    return first_line + text.rstrip().count("\n")
+
+
 def _got(text: str, pos: int) -> str:
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
@@ -45,6 +50,9 @@ def json_items(text: str, file: str, first_line: int, expected: str) -> list[tup
             try:
                 obj, end = _decoder.raw_decode(text, pos)
             except json.JSONDecodeError as e:
+                if not text[e.pos:].strip():
+                    raise DumpError(file, _end_line(text, first_line), f"valid JSON ({e.msg})",
+                                    got="the end of the output (the JSON is cut short)") from None
                 raise DumpError(file, _line_at(text, e.pos, first_line), f"valid JSON ({e.msg})",
                                 got=_got(text, e.pos)) from None
             line += text.count("\n", last, pos)
@@ -57,8 +65,11 @@ def json_items(text: str, file: str, first_line: int, expected: str) -> list[tup
             if pos < len(text) and text[pos] == "]":
                 pos += 1
                 break
+            if pos >= len(text):
+                raise DumpError(file, _end_line(text, first_line), "',' or ']' in the JSON array",
+                                got="the end of the output (the JSON is cut short)")
             raise DumpError(file, _line_at(text, pos, first_line), "',' or ']' in the JSON array",
-                            got=_got(text, pos) if pos < len(text) else "end of input")
+                            got=_got(text, pos))
     rest = ws(text, pos).end()
     if rest < len(text):
         raise DumpError(file, _line_at(text, rest, first_line), "nothing after the JSON array",

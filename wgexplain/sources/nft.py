@@ -1665,17 +1665,24 @@ def _typeof_text(expr_json: Any) -> str:
     return render_expr(expr_from_json(expr_json))
 
 
-def _build_set(kind: str, name: str, items: list, family: str, table: str, line: int,
-               file: str) -> Set | Map:
-    d: dict[str, Any] = {}
+def _block_items(items: list) -> tuple[int | None, list]:
+    """A block's ``# handle N`` comment (``nft -a``) and its statements, blank lines dropped."""
     handle = None
-    for it, _ln in items:
+    body = []
+    for it, ln in items:
         if isinstance(it, Token):
             if it.type == "HANDLE":
                 handle = int(it.value.split()[-1])
-            continue
-        if it is None:
-            continue
+        elif it is not None:
+            body.append((it, ln))
+    return handle, body
+
+
+def _build_set(kind: str, name: str, items: list, family: str, table: str, line: int,
+               file: str) -> Set | Map:
+    d: dict[str, Any] = {}
+    handle, body = _block_items(items)
+    for it, _ln in body:
         tag = it[0]
         if tag == "type":
             d["type"] = it[1]
@@ -1766,14 +1773,8 @@ def _build_chain(name: str, items: list, family: str, table: str, line: int, fil
     typ = hook = prio = prio_text = policy = comment = None
     dev: tuple = ()
     flags: tuple = ()
-    handle = None
-    for it, _ln in items:
-        if isinstance(it, Token):
-            if it.type == "HANDLE":
-                handle = int(it.value.split()[-1])
-            continue
-        if it is None:
-            continue
+    handle, body = _block_items(items)
+    for it, _ln in body:
         tag = it[0]
         if tag == "rule":
             rules.append(_build_rule(it, file, family))
@@ -1803,14 +1804,8 @@ def _build_table(t: tuple, file: str) -> Table:
     chains, sets, maps, fts, objs = [], [], [], [], []
     flags: tuple = ()
     comment = None
-    handle = None
-    for it, _ln in items:
-        if isinstance(it, Token):
-            if it.type == "HANDLE":
-                handle = int(it.value.split()[-1])
-            continue
-        if it is None:
-            continue
+    handle, body = _block_items(items)
+    for it, _ln in body:
         tag = it[0]
         if tag == "chain":
             chains.append(_build_chain(it[1], it[2], fam, name, it[3], file))
@@ -1833,14 +1828,8 @@ def _build_flowtable(name: str, items: list, fam: str, table: str, line: int, fi
     hook = prio = prio_text = None
     devs: tuple = ()
     flags: tuple = ()
-    handle = None
-    for it, _ln in items:
-        if isinstance(it, Token):
-            if it.type == "HANDLE":
-                handle = int(it.value.split()[-1])
-            continue
-        if it is None:
-            continue
+    handle, body = _block_items(items)
+    for it, _ln in body:
         if it[0] == "hook":
             hook, prio_text = it[1], it[2]
             prio = resolve_priority(fam, prio_text)

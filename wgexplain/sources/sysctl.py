@@ -26,6 +26,22 @@ def normalise_key(key: str) -> str:
     return key
 
 
+#: the last part of the keys the simulator reads as numbers (kernel/fib_frontend.py)
+NUMERIC = frozenset({"forwarding", "rp_filter", "src_valid_mark", "accept_local", "route_localnet",
+                     "send_redirects", "ignore_routes_with_linkdown", "bc_forwarding",
+                     "ip_forward", "use_tempaddr", "fwmark_reflect", "fib_multipath_hash_policy"})
+
+
+def _checked(key: str, value: str, file: str, line: int) -> str:
+    """``value``, refused (DumpError) when the simulator reads ``key`` as a number and it is none."""
+    if key.rsplit(".", 1)[-1] in NUMERIC:
+        try:
+            int(value.split()[0], 0)
+        except (ValueError, IndexError):
+            raise DumpError(file, line, f"a number for {key}", got=value) from None
+    return value
+
+
 def parse_sysctl_text(text: str, file: str, first_line: int = 1) -> dict[str, str]:
     """``key = value`` lines (``sysctl -a``, ``sysctl KEY``, a bundle's sysctl.txt).
 
@@ -43,7 +59,8 @@ def parse_sysctl_text(text: str, file: str, first_line: int = 1) -> dict[str, st
             if not sep:
                 raise DumpError(file, first_line + i, "'/proc/sys/PATH:value' (grep . output)",
                                 got=s)
-            out[key_of_path(path)] = " ".join(value.split())
+            key = key_of_path(path)
+            out[key] = _checked(key, " ".join(value.split()), file, first_line + i)
             continue
         key, sep, value = s.partition(" = ")
         if not sep:
@@ -52,7 +69,8 @@ def parse_sysctl_text(text: str, file: str, first_line: int = 1) -> dict[str, st
         if not sep or not key or " " in key:
             raise DumpError(file, first_line + i, "a 'key = value' line as sysctl prints it",
                             got=s)
-        out[normalise_key(key)] = " ".join(value.split())
+        key = normalise_key(key)
+        out[key] = _checked(key, " ".join(value.split()), file, first_line + i)
     return out
 
 
@@ -65,4 +83,4 @@ def parse_values(text: str, file: str, first_line: int, keys: list[str]) -> dict
             values[-1][0] if values else first_line)
         raise DumpError(file, line, f"{len(keys)} value line(s), one per file named in the "
                         "command", got=f"{len(values)} line(s)")
-    return {k: " ".join(v.split()) for k, (_, v) in zip(keys, values)}
+    return {k: _checked(k, " ".join(v.split()), file, n) for k, (n, v) in zip(keys, values)}

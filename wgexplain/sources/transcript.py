@@ -405,6 +405,25 @@ def _line_classifier(cmd: Command) -> Callable[[str], bool] | None:
     return None
 
 
+_PREF_LIKE = re.compile(r"\s*\w*\d\w*:\s")
+
+
+def _near_miss(cmd: Command) -> Callable[[str], bool]:
+    """Whether a line that is not this command's output looks like a damaged output line.
+
+    Prose stays prose; a rule line with a mistyped preference (``3276x: from
+    all lookup main``) or a route line cut short (``defau``) does not.
+    """
+    if cmd.kind == "ip-rule":
+        return lambda s: _PREF_LIKE.match(s) is not None
+    if cmd.kind == "ip-route":
+        def route_like(s: str) -> bool:  # an address or a route type, damaged
+            t = s.split()[0]
+            return t[:1].isdigit() or (len(t) >= 3 and any(w.startswith(t) for w in _ROUTE_START))
+        return route_like
+    return lambda s: False
+
+
 _NFT_TOP = re.compile(r"\s*(table|#|define|flush|add|include|create|insert|delete|destroy|"
                       r"list|\}|$)")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -447,8 +466,11 @@ def _json_end(lines: list[str], start: int, stop: int, file: str) -> int:
     try:
         _, end = dec.raw_decode(text, lead)
     except _json.JSONDecodeError as e:
+        got = text[e.pos:e.pos + 40].split("\n", 1)[0]
+        if not text[e.pos:].strip():
+            got = "the end of the command's output (the JSON is cut short)"
         raise DumpError(file, 1 + i + text.count("\n", 0, e.pos), f"valid JSON ({e.msg})",
-                        got=text[e.pos:e.pos + 40].split("\n", 1)[0]) from None
+                        got=got) from None
     return i + text.count("\n", 0, end) + 1
 
 
@@ -507,6 +529,11 @@ def split_session(text: str, file: str) -> list[Block]:
                 for j in range(start, stop):
                     if ok(lines[j]):
                         end = j + 1
+                # a damaged output line right after the output (a typo, a paste cut short)
+                # stays in the block, so the parser names it instead of it vanishing
+                near = _near_miss(cmd)
+                while end < stop and lines[end].strip() and near(lines[end]):
+                    end += 1
         while end > start and not lines[end - 1].strip():
             end -= 1
         blocks.append(Block(cmd, i + 1, start + 1, "\n".join(lines[start:end]), end))
