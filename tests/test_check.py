@@ -136,7 +136,7 @@ def test_fixing_the_dns_leak_clears_the_finding(tmp_path: Path) -> None:
 def test_cli_exit_status_and_json() -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["check", str(BROKEN / "endpoint-loop"), "--json"])
-    assert res.exit_code == 1
+    assert res.exit_code == 3
     data = json.loads(res.output)
     ids = [f["id"] for f in data["findings"]]
     assert "endpoint-loop" in ids
@@ -144,7 +144,7 @@ def test_cli_exit_status_and_json() -> None:
     assert set(f) >= {"id", "severity", "title", "explanation", "command", "evidence"}
     assert f["evidence"]["trace"]["encapsulated"]["errno"] == "ELOOP"
     text = runner.invoke(main, ["check", str(BROKEN / "endpoint-loop")])
-    assert text.exit_code == 1 and "endpoint-loop" in text.output and "wgexplain trace" in text.output
+    assert text.exit_code == 3 and "endpoint-loop" in text.output and "wgexplain trace" in text.output
 
 
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:

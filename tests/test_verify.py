@@ -183,7 +183,7 @@ def test_cli_verify_json_and_exit_status() -> None:
     res = CliRunner().invoke(main, ["verify", str(EXAMPLES / "networkmanager" / "bundle"),
                                     "--json", "--no-probes", "--flows", "100"])
     data = json.loads(res.output)
-    assert res.exit_code == (0 if data["ok"] else 1)
+    assert res.exit_code == (0 if data["ok"] else 3)
     assert data["probes"] == [] and data["probes_skipped"] == "--no-probes"
     assert data["route_decisions"]["flows"] >= 100
     assert data["headline"][0].startswith("route decisions: ")

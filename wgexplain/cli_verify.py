@@ -3,13 +3,17 @@
 ``wgexplain verify SOURCE [--flows N] [--probes/--no-probes] [--json]``
 rebuilds SOURCE in ``wgx-`` network namespaces and compares the real kernel
 with the simulator (:mod:`wgexplain.lab.verify`). Exit status: 0 when every
-route decision and probe agrees (100 %), 1 when anything disagrees (or an
-internal error), 2 for bad input — and 2 without root, with the one-line
-message "verify needs root to create network namespaces; run with sudo".
+route decision and probe agrees (100 %), 3 when anything disagrees, 2 for
+bad input — and 2 without root, with the one-line message "verify needs root
+to create network namespaces; run with sudo" — and 1, as for every command,
+for an internal error (here also a lab that could not be built).
 
 ``wgexplain check SOURCE [--json]`` lists findings a user can act on, each
 proven by a traced packet (:mod:`wgexplain.check`). Exit status: 0 nothing
-found, 1 findings, 2 bad input.
+found, 3 findings, 2 bad input, 1 internal error.
+
+Findings and disagreements get their own status (3) so that 1 keeps the one
+meaning DESIGN.md gives it for every command: an internal error.
 
 Both are registered into the main click group by :func:`register`.
 """
@@ -132,8 +136,8 @@ def register(group: click.Group) -> None:
         Example:
           sudo wgexplain verify examples/mullvad/bundle --flows 1000
 
-        Needs root. Exit status 0 when everything agrees, 1 when anything
-        disagrees, 2 for bad input or without root.
+        Needs root. Exit status 0 when everything agrees, 3 when anything
+        disagrees, 2 for bad input or without root, 1 for an internal error.
         """
         from wgexplain.lab.netns import LabError, lab_available
         from wgexplain.lab.verify import ROOT_MESSAGE, render, verify
@@ -157,7 +161,7 @@ def register(group: click.Group) -> None:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False))
         else:
             render(report, _console())
-        sys.exit(0 if report.ok else 1)
+        sys.exit(0 if report.ok else 3)
 
     @click.command("check")
     @click.argument("source", required=False)
@@ -167,7 +171,8 @@ def register(group: click.Group) -> None:
     def check_command(source: str | None, fmt: str, as_json: bool, live: bool) -> None:
         """Findings you can act on (leaks, no kill switch, loops...), each proven by a traced packet.
 
-        Exit status 0 when nothing was found, 1 when something was, 2 for bad input.
+        Exit status 0 when nothing was found, 3 when something was, 2 for bad
+        input, 1 for an internal error.
         """
         from wgexplain.check import check
 
@@ -178,7 +183,7 @@ def register(group: click.Group) -> None:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False))
         else:
             render_check(report, _console())
-        sys.exit(1 if report.found else 0)
+        sys.exit(3 if report.found else 0)
 
     group.add_command(verify_command)
     group.add_command(check_command)
