@@ -268,3 +268,40 @@ def test_fast_address_text_is_ipaddress_text(words: list[int], v4: int) -> None:
     assert addr_text(a4) == str(a4) == _addr_text(AF_INET, v4)
     scoped = ipaddress.IPv6Address(f"{a6}%eth0")
     assert addr_text(scoped) == str(scoped)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 32), st.integers(0, (1 << 32) - 1), st.integers(0, 128),
+       st.integers(0, (1 << 128) - 1))
+def test_fast_networks_are_ipaddress_networks(p4: int, v4: int, p6: int, v6: int) -> None:
+    """The reader's networks (built without ``__init__``) behave as ``ipaddress``'s own."""
+    from wgexplain.sources import _fast
+
+    v4 &= _fast.MASKINT4[p4]
+    v6 &= _fast.MASKINT6[p6]
+    for fast, real in ((_fast.net4(v4, p4), ipaddress.IPv4Network((v4, p4))),
+                       (_fast.net6(v6, p6), ipaddress.IPv6Network((v6, p6)))):
+        assert fast == real and hash(fast) == hash(real) and str(fast) == str(real)
+        assert repr(fast) == repr(real) and fast.prefixlen == real.prefixlen
+        assert fast.broadcast_address == real.broadcast_address
+        assert fast.num_addresses == real.num_addresses and fast.is_private == real.is_private
+        if real.num_addresses <= 4:
+            assert list(fast.hosts()) == list(real.hosts())
+    if p4 < 32:  # the last bit is a host bit: not a network
+        assert _fast.net4(v4 | 1, p4) is None
+
+
+@pytest.mark.parametrize("line", [
+    "0/8 dev eth0", "0/0 dev eth0", "0/33 dev eth0", "1.2.3.0/024 dev eth0", "1.2.3.0/+24 dev x",
+    "0 dev eth0", "::/0 dev eth0 pref medium", "10.0.0.0/-0 dev eth0", "0/-1 dev eth0",
+    "2001:db8::/0x3 dev e", "1.2.3.4 dev e", "::1 dev lo", "0/ dev e", "/8 dev e", "1.2.3.0/24",
+    "2001:db8::/129 dev e", "1.2.3.0/33 dev e", "local 10.0.0.1 dev e table local",
+])
+def test_fast_and_general_loops_read_a_destination_alike(line: str) -> None:
+    def read(text: str) -> Any:
+        try:
+            return [(_fields(r)[:-1], r.origin.line) for r in parse_routes_text(text, "x")]
+        except DumpError as e:
+            return (e.line, e.got, e.expected)
+
+    assert read(line + "\n") == read(" " + line + "\n")  # a leading blank: the general loop

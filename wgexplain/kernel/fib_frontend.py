@@ -242,7 +242,9 @@ def complete(host: Host) -> Host:
       up non-loopback device;
     * main-table prefix routes (``proto kernel scope link``; IPv6 ``metric
       256``, ``fe80::/64`` for link-local addresses) only when main was not
-      dumped for that family, and not for ``noprefixroute`` addresses.
+      dumped for that family, and not for ``noprefixroute`` addresses (IPv6:
+      nor for addresses on a device that is administratively down, which
+      ``fib6_nh_init()`` refuses with ``-ENETDOWN``).
 
     A table counts as dumped when it holds a route of that family, or
     ``host.dumped`` holds ``ip-route:all``/``ip-route:<id>``/``ip-route:main``
@@ -330,6 +332,12 @@ def complete(host: Host) -> Host:
     if main6:
         for a in v6:
             if "noprefixroute" in a.flags or a.flags & {"tentative", "dadfailed"}:
+                continue
+            if not _link_up(host, a.dev):
+                # addrconf_prefix_route() -> ip6_route_add() -> fib6_nh_init(): a device
+                # that is not IFF_UP refuses the route with -ENETDOWN (only the local
+                # route, addrconf_f6i_alloc(), sets fc_ignore_dev_down); tested in
+                # tests/test_route_ipv6_parity.py
                 continue
             net = a.address.network
             if net.is_link_local:

@@ -475,8 +475,10 @@ class Journey:
         refused = self.run_hook("prerouting", skb) if self.ruleset is not None else None
         if refused is not None:
             return self.refuse(refused, skb, local=False), skb
-        flow = Flow(dst=skb.dst, src=skb.src, iif=skb.iif, mark=skb.mark, ipproto=skb.l4proto,
-                    sport=skb.sport, dport=skb.dport, tos=skb.tos)
+        # uid 0: a received packet's flow (ip6_route_input(); ip_route_input_slow() for
+        # IPv4), not the INVALID_UID of `ip -6 route get ... iif` without uid
+        flow = Flow(dst=skb.dst, src=skb.src, iif=skb.iif, mark=skb.mark, uid=0,
+                    ipproto=skb.l4proto, sport=skb.sport, dport=skb.dport, tos=skb.tos)
         res = self.route(flow, f"input route lookup (ip_route_input_slow) for a packet arriving on "
                                f"{skb.iif}, with mark {skb.mark:#x}")
         if getattr(res, "error", None):

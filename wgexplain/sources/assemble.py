@@ -223,7 +223,7 @@ class Collector:
         return out
 
 
-def _strip(items: list[Any], route: bool = False) -> list[Any]:
+def _strip(items: Sequence[Any], route: bool = False) -> list[Any]:
     if route:
         from wgexplain.sources.iproute_route import route_key
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import gc
 import json
 from array import array
-from itertools import repeat
-from operator import and_, itemgetter, ne
 from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
 from typing import Any, Iterator, Sequence, overload
 
@@ -41,6 +39,8 @@ _MS_METRICS = frozenset({"rtt", "rttvar", "rto_min"})
 _KEEP1 = frozenset({"nhid", "mark", "uid", "iif", "error", "users", "used", "age", "ipid",
                     "ts", "tsage", "realm", "realms", "ttl-propogate"})
 _PREFS = frozenset({"low", "medium", "high"})
+#: prefix lengths as printed: text -> int (others go through int(), as before)
+_PLENS = {str(p): p for p in range(129)}
 _EMPTY: frozenset[str] = frozenset()
 _EXPECT_ATTR = ("a route attribute as iproute2 prints it (via, dev, table, proto, scope, "
                 "src, metric, pref, expires, mtu, nexthop, ...)")
@@ -75,6 +75,7 @@ def _addr(ctx: _Ctx, text: str, family: int | None) -> tuple[Any, int] | None:
     hit = ctx.gw.get(text)
     if hit is not None:
         return hit  # type: ignore[no-any-return]
+    res: tuple[Any, int]
     try:
         if ":" in text:
             res = (_fast.addr6(_fast.ip6_int(text)), AF_INET6)
@@ -105,8 +106,8 @@ def _dst(text: str, family: int | None) -> tuple[Any, int] | None:
         plen = int(plen_s) if sep else 32
         if not 0 <= plen <= 32:
             return None
-        net = _fast.net4(_fast.ip4_int(addr), plen)
-        return (net, AF_INET) if net is not None else None
+        net4 = _fast.net4(_fast.ip4_int(addr), plen)
+        return (net4, AF_INET) if net4 is not None else None
     except (OSError, ValueError):
         return None
 
@@ -166,6 +167,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
     tid_append, line_append = tids.append, linenos.append
     from_bytes = int.from_bytes
     masks4, masks6 = _fast.MASKINT4, _fast.MASKINT6
+    plen_of = _PLENS.get
     gc_was = gc.isenabled()
     gc.disable()  # a million small objects, none cyclic: the collector would only rescan them
     try:
@@ -173,10 +175,6 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
         # continuation lines): one line is one route, read by the loop below; anything
         # else goes through the general loop after it. Both make the same columns.
         simple = "\t" not in text and "\n " not in text and not text.startswith(" ")
-        if simple and len(lines) > _BULK_MIN:
-            store = _bulk_columns(ctx, lines, file, first_line, family, default_table, dev)
-            if store is not None:
-                return RouteColumns(store, range(len(store.dsts)))
         lineno = first_line - 1
         for line in (lines if simple else ()):
             lineno += 1
@@ -188,7 +186,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                     raise _err(ctx, lineno, line, "a destination after the route type", head)
                 head = parts[0]
                 rest = parts[1] if len(parts) > 1 else ""
-                key = (rtype, rest)
+                key: Any = (rtype, rest)
             elif head:
                 rtype = "unicast"
                 key = rest
@@ -199,22 +197,23 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             else:
                 addr, sep, plen_s = head.partition("/")
                 value = -1
-                try:
+                try:  # as in the loop below; the rare "0/8" is handled when inet_pton fails
                     if ":" in addr:
-                        plen = int(plen_s) if sep else 128
+                        dfam = AF_INET6
+                        plen = (plen_of(plen_s) or int(plen_s)) if sep else 128
                         value = from_bytes(inet_pton(_SOCK_AF_INET6, addr))
                         if plen < 0 or value & masks6[plen] != value:  # host bits: not a network
                             value = -1
-                        dfam = AF_INET6
                     else:
-                        if addr == "0" and sep:  # "0/8": RTA_DST absent but a length set
-                            addr = "0.0.0.0"
-                        plen = int(plen_s) if sep else 32
+                        dfam = AF_INET
+                        plen = (plen_of(plen_s) or int(plen_s)) if sep else 32
                         value = from_bytes(inet_pton(_SOCK_AF_INET, addr))
                         if plen < 0 or value & masks4[plen] != value:
                             value = -1
-                        dfam = AF_INET
-                except (OSError, ValueError, IndexError):
+                except OSError:
+                    if addr == "0" and sep and dfam == AF_INET and 0 <= plen <= 32:
+                        value = 0  # "0/8": RTA_DST absent but a length set
+                except (ValueError, IndexError):
                     value = -1
                 if value < 0:
                     raise _dst_err(ctx, lineno, line, head, rtype)
@@ -238,7 +237,11 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             plen_append(plen)
             fam_append(fam)
             tid_append(tid)
-            line_append(lineno)
+        if simple:  # each non-blank line made one row, in order
+            linenos = array("I", range(first_line, first_line + n)) if not (
+                "\n\n" in text or text.startswith("\n")) else \
+                array("I", [first_line + k for k, line in enumerate(lines) if line])
+            del linenos[len(dsts):]  # the empty string after a final newline made no row
         i = n if simple else 0
         while i < n:
             line = lines[i]
@@ -258,7 +261,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                     raise _err(ctx, lineno, line, "a destination after the route type", head)
                 head = parts[0]
                 rest = parts[1] if len(parts) > 1 else ""
-                key: Any = (rtype, rest)
+                key = (rtype, rest)
             else:
                 rtype = "unicast"
                 key = rest
@@ -318,75 +321,6 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             gc.enable()
     store = _ColumnStore(file, tail_list, dsts, plens, fams, tids, linenos)
     return RouteColumns(store, range(len(dsts)))
-
-
-#: listings longer than this are first tried as a whole (:func:`_bulk_columns`)
-_BULK_MIN = 1000
-
-
-def _bulk_columns(ctx: _Ctx, lines: list[str], file: str, first_line: int,
-                  family: int | None, default_table: int, dev: str | None
-                  ) -> "_ColumnStore | None":
-    """The columns of the commonest listing, computed column-wise; None to use the loop.
-
-    Handles only text where every line is ``PREFIX/LEN REST`` with prefixes of
-    one family (what ``ip route`` prints for a big table), no blank line
-    inside, no route type, no ``default``. Each check runs over a whole
-    column at C speed (``map``); anything else, and any error, returns None
-    so the line-by-line loop reads the text and reports the first bad line
-    exactly as it always does. The columns are the loop's, value for value.
-    """
-    body = lines[:-1] if lines and lines[-1] == "" else lines
-    n = len(body)
-    if not n or "" in body:
-        return None
-    parts = list(map(str.partition, body, repeat(" ")))
-    heads = list(map(itemgetter(0), parts))
-    rests = list(map(itemgetter(2), parts))
-    del parts
-    if not _TYPES.isdisjoint(heads) or "default" in heads:
-        return None
-    hp = list(map(str.partition, heads, repeat("/")))
-    addrs = list(map(itemgetter(0), hp))
-    if "" in map(itemgetter(1), hp):  # a host route printed without /LEN
-        return None
-    try:
-        plens = bytearray(map(int, map(itemgetter(2), hp)))
-    except ValueError:
-        return None
-    del hp
-    for fam, sock, masks, bits in ((AF_INET, _SOCK_AF_INET, _fast.MASKINT4, 32),
-                                   (AF_INET6, _SOCK_AF_INET6, _fast.MASKINT6, 128)):
-        if family is not None and family != fam:
-            continue
-        try:
-            values = list(map(int.from_bytes, map(inet_pton, repeat(sock), addrs)))
-        except (OSError, ValueError):
-            continue
-        if max(plens) > bits or any(map(ne, map(and_, values, map(masks.__getitem__, plens)),
-                                        values)):
-            return None  # a prefix with host bits set: the loop names the line
-        break
-    else:
-        return None
-    tail_list: list[tuple[Any, ...]] = []
-    index: dict[str, int] = {}
-    before = len(ctx.warnings) if ctx.warnings is not None else 0
-    try:
-        for tail in dict.fromkeys(rests):
-            i = rests.index(tail)
-            index[tail] = len(tail_list)
-            tail_list.append(("unicast",) + _parse_tail(
-                ctx, "unicast", heads[i], tail, body[i], first_line + i, family, default_table,
-                dev))
-    except DumpError:
-        return None
-    if ctx.warnings is not None and len(ctx.warnings) != before:
-        del ctx.warnings[before:]  # warned per line by the loop
-        return None
-    tids = array("I", map(index.__getitem__, rests))
-    return _ColumnStore(file, tail_list, values, plens, bytearray([fam]) * n, tids,
-                        array("I", range(first_line, first_line + n)))
 
 
 def _dst_err(ctx: _Ctx, lineno: int, line: str, head: str, rtype: str) -> DumpError:
