@@ -32,7 +32,8 @@ BUNDLE = ROOT / "examples" / "mullvad" / "bundle"
 LAB_OK, LAB_WHY = lab_available()
 needs_lab = [pytest.mark.lab, pytest.mark.skipif(not LAB_OK, reason=LAB_WHY or "lab unavailable")]
 MOLE = 0x6d6f6c65
-RANDOM_SEEDS = (11, 22, 33, 44, 55, 66, 77, 88)
+# 101, 105, 106, 143: the wide run's former disagreements (see test_route_ipv6_parity.py)
+RANDOM_SEEDS = (11, 22, 33, 44, 55, 66, 77, 88, 101, 105, 106, 143)
 
 
 def _ns_exists(name: str) -> bool:

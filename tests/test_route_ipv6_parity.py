@@ -16,6 +16,9 @@ kernel in a ``wgx-`` namespace (skipped without root / ``ip netns``):
    NULL)``) whatever ``uid`` says.
 4. ``224.0.0.1`` arriving on a device that is down: ``ip_mc_up()`` never
    joined it there, ``ip_check_mc_rcu()`` fails, EINVAL. Seed 143.
+5. ``from ::`` is no source (``ipv6_addr_any()``): no
+   ``RT6_LOOKUP_F_HAS_SADDR``, so no ``from PREFIX`` rule matches it, and an
+   output lookup chooses a source as without ``from``. Found while fixing 2.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def _host() -> Host:
     n6 = ip.ip_network
     rules = (
         Rule(AF_INET6, 0, table=255),
+        Rule(AF_INET6, 500, "unreachable", src=n6("::/8")),
         Rule(AF_INET6, 1000, "blackhole", dst=n6("2001:db8:99::/48"), uidrange=(0, 999)),
         Rule(AF_INET6, 2000, table=200, uidrange=(0, 999), invert=True),
         Rule(AF_INET6, 32766, table=254),
@@ -102,6 +106,11 @@ CASES: list[tuple[Flow, tuple[str | None, str | None, str | None]]] = [
     (_flow("2001:db8:99::1"), (None, None, "EINVAL")),
     (_flow("2001:db8:99::1", uid=1000), ("unicast", "eth0", None)),
     (_flow("2001:db8:98::1"), ("unicast", "eth0", None)),
+    # 5. 'from ::' is no source (no RT6_LOOKUP_F_HAS_SADDR): 'from ::/8' cannot match it
+    (_flow("2001:db8:1::1", src="::"), ("unicast", "eth0", None)),
+    (_flow("2001:db8:1::1", src="::", iif="eth0"), ("unicast", "eth0", None)),
+    (_flow("2001:db8:1::1", src="::", oif="eth0"), ("unicast", "eth0", None)),
+    (_flow("2001:db8:1::1", src="::1"), (None, None, "ENETUNREACH")),
     # 3. IPv4 input: always uid 0; output: the uid given
     (_flow("10.99.0.1", src="10.1.0.5", iif="eth0"), (None, None, "EINVAL")),
     (_flow("10.99.0.1", src="10.1.0.5", iif="eth0", uid=5000), (None, None, "EINVAL")),
@@ -146,6 +155,13 @@ def test_received_ipv6_packet_has_uid_0() -> None:
     t = trace(HOST, "2001:db8:99::1", src="2001:db8:1::5", iif="eth0", direction="forward")
     assert t.verdict == "drop"
     assert any("EINVAL" in (s.effect or "") for s in t.steps if s.stage == "route")
+
+
+def test_from_any_is_no_source() -> None:
+    out = lookup(HOST, _flow("2001:db8:1::1", src="::"))
+    assert str(out.src) == "2001:db8:1::10"
+    inp = lookup(HOST, _flow("2001:db8:1::1", src="::", iif="eth0"))
+    assert inp.src is None and inp.prefsrc is None
 
 
 def test_down_device_multicast_step_explains() -> None:

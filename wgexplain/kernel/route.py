@@ -526,8 +526,10 @@ class _Ctx:
         # inet_rtm_getroute(): without RTA_IP_PROTO an IPv4 lookup carries UDP (its dummy
         # skb is a UDP packet); IPv6 carries none (checked in a wgx- namespace)
         proto = f.ipproto if f.ipproto is not None else (17 if f.dst.version == 4 else 0)
+        # RT6_LOOKUP_F_HAS_SADDR only for a source that is not :: (ipv6_addr_any(): both
+        # inet6_rtm_getroute() and ip6_route_output_flags() treat 'from ::' as no source)
         return FlowKey(f.family, dst, saddr, iif, oif, mark, uid, proto,
-                       f.sport or 0, f.dport or 0, f.tos, f.src is not None)
+                       f.sport or 0, f.dport or 0, f.tos, saddr != 0)
 
     def rules_lookup(self, key: FlowKey, *, ignore_linkstate: bool = False,
                      strict_oif: bool = True, record: bool = True) -> RulesOutcome:
@@ -1003,7 +1005,7 @@ class _Ctx:
             self.notes.append("uid: none given, so uid 0 (as `ip route get` run by root)")
         saddr = int(f.src) if f.src is not None else 0
         d = f.dst
-        strict = (f.oif is not None and f.src is None) or _need_strict6(d)
+        strict = (f.oif is not None and saddr == 0) or _need_strict6(d)
         key = self.key(iif=fib.loopback, oif=f.oif, saddr=saddr, mark=f.mark, uid=uid)
         return self._route6(key, strict, f.oif)
 
@@ -1070,9 +1072,12 @@ class _Ctx:
             chosen = self.ipv6_dev_get_saddr(dev, f.dst)
         if rtype in ("local", "anycast"):
             dev = fib.loopback
-        src = f.src if f.src is not None else chosen
+        src = f.src if f.src is not None and f.src._ip else chosen  # type: ignore[union-attr]
         if input_:
+            # an arriving packet carries its own source; the kernel chooses none
             chosen = None
+            if src is not f.src:
+                src = None
         cache: tuple[str, ...] = ()
         return self.result(rtype=rtype, dev=dev, gateway=gw, src=src, table=out.table,
                            rule=_pref(out), route=route, prefsrc=chosen, cache=cache)
