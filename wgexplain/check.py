@@ -42,7 +42,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from wgexplain.kernel.record import Trace
+from wgexplain.kernel.record import Egress, Trace
 from wgexplain.model import AF_INET, AF_INET6, Host, IPAddress, Route
 
 __all__ = ["CheckReport", "Finding", "NotChecked", "check", "summarize", "tunnel_devices",
@@ -205,11 +205,15 @@ def summarize(t: Trace) -> str:
     return s
 
 
-def _leaks(t: Trace, tunnels: list[str]) -> bool:
-    """Accepted and sent by a device that is not a tunnel (nor loopback): plaintext out."""
+def _leaks(t: Trace, tunnels: list[str]) -> Egress | None:
+    """Accepted and sent by a device that is not a tunnel (nor loopback): plaintext out.
+
+    The leaking egress, or None when the packet does not leak."""
     e = t.egress
-    return (t.verdict == "accept" and e is not None and not e.local and e.dev is not None
-            and e.dev not in tunnels and e.dev != "lo")
+    if (t.verdict == "accept" and e is not None and not e.local and e.dev is not None
+            and e.dev not in tunnels and e.dev != "lo"):
+        return e
+    return None
 
 
 def _command(source: str, dst: str, **kw: Any) -> str:
@@ -276,7 +280,7 @@ class _Checker:
         then refuses the packet), and the trace of that packet."""
         from wgexplain.kernel.route import route_get
 
-        kw = {"proto": "tcp", "dport": 443}
+        kw: dict[str, Any] = {"proto": "tcp", "dport": 443}
         t = self.trace(dst=PUBLIC4, **kw)
         dev = t.egress.dev if t.egress is not None else None
         if dev is None:
@@ -285,7 +289,7 @@ class _Checker:
 
     # -- the checks ---------------------------------------------------------
     def ipv6(self) -> None:
-        kw = {"proto": "tcp", "dport": 443}
+        kw: dict[str, Any] = {"proto": "tcp", "dport": 443}
         if "ip6-route" not in self.host.dumped:
             ev: dict[str, Any] = {}
             up = self.uplink()
@@ -297,16 +301,19 @@ class _Checker:
                 ev = {"assumption": f"an IPv6 default route via fe80::1 dev {up[0]} (not in the "
                                     "dump: an assumption, not a proof)",
                       "summary": summarize(t), "trace": t.to_json()}
+            hint = ""
+            if up is not None and ev:
+                hint = ("; with an IPv6 default route on " + up[0] + " the packet would be: "
+                        + ev["summary"])
             self.not_checked.append(NotChecked(
                 "ipv6-leak", "the dump has no IPv6 routes (`ip -6 route show table all`): where "
-                "an IPv6 packet would go is unknown" + (
-                    "; with an IPv6 default route on " + up[0] + " the packet would be: "
-                    + ev["summary"] if ev else ""), ev))
+                "an IPv6 packet would go is unknown" + hint, ev))
             return
         t = self.trace(dst=PUBLIC6, **kw)
-        if _leaks(t, self.tunnels):
+        leak = _leaks(t, self.tunnels)
+        if leak is not None:
             self.find("ipv6-leak", "high", "IPv6 is not covered by the tunnel",
-                      f"An IPv6 packet to a public address ({PUBLIC6}) leaves by {t.egress.dev}, "
+                      f"An IPv6 packet to a public address ({PUBLIC6}) leaves by {leak.dev}, "
                       "outside the tunnel, in plaintext: every IPv6 destination reachable this way "
                       "sees your real address. Route ::/0 into the tunnel (AllowedIPs ::/0) or "
                       "block IPv6 outside it.", PUBLIC6, t, kw)
@@ -320,22 +327,23 @@ class _Checker:
             targets.append(str(up[1]))
         if "ip6-route" in self.host.dumped:
             targets.append(RESOLVER6)
-        leaks: list[tuple[str, dict[str, Any], Trace]] = []
+        leaks: list[tuple[str, dict[str, Any], Trace, Egress]] = []
         for dst in targets:
             for proto in ("udp", "tcp"):
-                kw = {"proto": proto, "dport": 53}
+                kw: dict[str, Any] = {"proto": proto, "dport": 53}
                 t = self.trace(dst=dst, **kw)
-                if _leaks(t, self.tunnels):
-                    leaks.append((dst, kw, t))
+                leak = _leaks(t, self.tunnels)
+                if leak is not None:
+                    leaks.append((dst, kw, t, leak))
                 else:
                     self.ok("dns-leak", dst, t, kw, f"DNS over {proto.upper()} to {dst}: ")
         if leaks:
-            dst, kw, t = leaks[0]
+            dst, kw, t, leak = leaks[0]
             others = [{"command": _command(self.source, d, **k), "summary": summarize(x)}
-                      for d, k, x in leaks[1:]]
-            where = ", ".join(sorted({f"{d} ({k['proto'].upper()})" for d, k, _ in leaks}))
+                      for d, k, x, _ in leaks[1:]]
+            where = ", ".join(sorted({f"{d} ({k['proto'].upper()})" for d, k, _, _ in leaks}))
             self.find("dns-leak", "medium", "DNS to resolvers outside the tunnel is possible",
-                      f"DNS queries to {where} leave by {t.egress.dev}, outside the tunnel, in "
+                      f"DNS queries to {where} leave by {leak.dev}, outside the tunnel, in "
                       "plaintext: whoever runs that network or resolver sees the names you look "
                       "up. Nothing stops a program (or a DHCP-provided resolver) from using "
                       "them; reject port 53 except to the tunnel's resolver.",
@@ -356,7 +364,7 @@ class _Checker:
         if gw is None or gw.version != 4 or gw not in mine.network:
             hosts = mine.network.hosts()
             gw = next((h for h in hosts if h != mine.ip), mine.ip)
-        kw_out = {"proto": "tcp", "dport": 443}
+        kw_out: dict[str, Any] = {"proto": "tcp", "dport": 443}
         t = self.trace(dst=str(gw), **kw_out)
         net = mine.network
         if t.verdict != "accept" or t.egress is None:
@@ -373,7 +381,8 @@ class _Checker:
         else:
             self.ok("lan-unreachable", str(gw), t, kw_out, "the LAN router: ")
         peer = next((h for h in net.hosts() if h not in (mine.ip, gw)), gw)
-        kw_in = {"proto": "tcp", "dport": 22, "src": str(peer), "iif": dev, "direction": "in"}
+        kw_in: dict[str, Any] = {"proto": "tcp", "dport": 22, "src": str(peer), "iif": dev,
+                                 "direction": "in"}
         t = self.trace(dst=str(mine.ip), **kw_in)
         if t.verdict == "accept" and t.egress is not None and t.egress.local:
             self.find("lan-exposed", "low", f"This machine accepts new connections from the LAN "
@@ -399,16 +408,18 @@ class _Checker:
         gone = complete(without_device(self.host, dev))
         cond = (f"with {dev} deleted (the VPN crashed or was stopped): its addresses and routes "
                 "are gone; the rules and the ruleset stay")
-        tries = [(PUBLIC4, {"proto": "tcp", "dport": 443}), (PUBLIC4, {"proto": "udp", "dport": 443})]
+        tries: list[tuple[str, dict[str, Any]]] = [(PUBLIC4, {"proto": "tcp", "dport": 443}),
+                                                   (PUBLIC4, {"proto": "udp", "dport": 443})]
         if "ip6-route" in self.host.dumped:
             tries.append((PUBLIC6, {"proto": "tcp", "dport": 443}))
         for dst, kw in tries:
             t = self.trace(gone, dst, **kw)
-            if _leaks(t, self.tunnels):
+            leak = _leaks(t, self.tunnels)
+            if leak is not None:
                 self.find("no-killswitch", "high", "No kill switch: traffic leaks when the tunnel "
                           "is down",
-                          f"{cond}, a packet to {dst} leaves by {t.egress.dev} in plaintext "
-                          f"from {t.egress.src}. Block traffic that does not leave by {dev} "
+                          f"{cond}, a packet to {dst} leaves by {leak.dev} in plaintext "
+                          f"from {leak.src}. Block traffic that does not leave by {dev} "
                           "(a firewall kill switch), or keep a blackhole/unreachable route in "
                           "the tunnel's table.", dst, t, kw, condition=cond)
                 return
@@ -425,9 +436,10 @@ class _Checker:
 
         wg = wgmod.wg_device(self.host, dev)
         out = enc.egress
-        kw = {"src": out.dst, "iif": out.dev, "proto": "udp", "sport": out.dport,
-              "dport": (wg.listen_port if wg and wg.listen_port else out.sport),
-              "direction": "in", "state": "established"}
+        kw: dict[str, Any] = {
+            "src": out.dst, "iif": out.dev, "proto": "udp", "sport": out.dport,
+            "dport": (wg.listen_port if wg and wg.listen_port else out.sport),
+            "direction": "in", "state": "established"}
         assumed = ""
         if kw["dport"] is None:
             kw["dport"] = 51820
@@ -457,7 +469,7 @@ class _Checker:
             self.not_checked.append(NotChecked("endpoint-loop", "no packet enters a WireGuard "
                                                "device with a known endpoint"))
             return
-        kw = {"proto": "tcp", "dport": 443}
+        kw: dict[str, Any] = {"proto": "tcp", "dport": 443}
         if enc.errno == "ELOOP":
             self.find("endpoint-loop", "high", "The encrypted packet loops back into the tunnel",
                       f"The route to the WireGuard endpoint leads back into {dev}: the device "

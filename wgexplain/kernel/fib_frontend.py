@@ -175,7 +175,7 @@ def _v4_routes_of_address(host: Host, a: Address, prim: Address | None,
     if a.peer is not None:
         net = ipaddress.IPv4Network(a.peer, strict=False)
     else:
-        net = iface.network
+        net = ipaddress.IPv4Network(iface.network)
     prefix = net.network_address
     plen = net.prefixlen
     secondary = "secondary" in a.flags
@@ -311,12 +311,12 @@ def complete(host: Host) -> Host:
             if not (conf.conf(a.dev, "forwarding", "ipv6") or
                     conf.conf_all("forwarding", "ipv6")):
                 continue
-            net = a.address.network.network_address
-            if int(net) == 0:
+            anycast = a.address.network.network_address
+            if int(anycast) == 0:
                 continue
             o = _derived(host, f"addrconf_join_anycast(): subnet-router anycast of {a.address} "
                                f"on {a.dev} (IPv6 forwarding is on) ({a.origin})")
-            derived6.append(Route(AF_INET6, RT_TABLE_LOCAL, ipaddress.IPv6Network(f"{net}/128"),
+            derived6.append(Route(AF_INET6, RT_TABLE_LOCAL, ipaddress.IPv6Network(f"{anycast}/128"),
                                   "anycast", metric=0, protocol="kernel",
                                   nexthops=(Nexthop(dev=a.dev),), pref="medium", origin=o))
         devs = [link.name for link in sorted(host.links, key=lambda link: link.index)]
@@ -339,11 +339,11 @@ def complete(host: Host) -> Host:
                 # route, addrconf_f6i_alloc(), sets fc_ignore_dev_down); tested in
                 # tests/test_route_ipv6_parity.py
                 continue
-            net = a.address.network
-            if net.is_link_local:
-                net = ipaddress.IPv6Network("fe80::/64")
+            net6 = ipaddress.IPv6Network(a.address.network)
+            if net6.is_link_local:
+                net6 = ipaddress.IPv6Network("fe80::/64")
             o = _derived(host, f"addrconf_prefix_route() for {a.address} on {a.dev} ({a.origin})")
-            derived6.append(Route(AF_INET6, RT_TABLE_MAIN, net, "unicast", metric=256,
+            derived6.append(Route(AF_INET6, RT_TABLE_MAIN, net6, "unicast", metric=256,
                                   protocol="kernel", nexthops=(Nexthop(dev=a.dev),),
                                   pref="medium", origin=o))
     derived6 = _dedupe(derived6)

@@ -442,6 +442,15 @@ def fib_rules_lookup(rules: Sequence[Rule], key: FlowKey,
 
 _UNMATCHABLE = "\0detached"
 
+#: What the fast walk records of each rule it looks at (``trail``): an event, the rule's
+#: index in the compiled rules, and the table's hit (or ``None``).
+TrailEvent = tuple[int, int, "TableHit | None"]
+#: the events: no match, goto, unresolved goto, nop, action error (unreachable...),
+#: unknown action, missing table, no route, throw route, reject route, suppressed
+#: (prefix length), suppressed (device group), matched
+(T_NO_MATCH, T_GOTO, T_UNRESOLVED, T_NOP, T_ACTION, T_UNKNOWN, T_NO_TABLE, T_NOT_FOUND,
+ T_THROW, T_ROUTE_ERROR, T_SUPPRESSED_LEN, T_SUPPRESSED_GROUP, T_MATCHED) = range(13)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
@@ -506,12 +515,15 @@ def fib_rules_lookup_fast(crules: Sequence[CompiledRule], key: FlowKey,
                           get_table: Callable[[int], FibTable | None] | None,
                           device_group: Callable[[str | None], int],
                           table_lookup: Callable[[FibTable, FlowKey], TableHit | None] | None,
-                          v4_args: tuple[object, ...] | None = None) -> RulesOutcome:
+                          v4_args: tuple[object, ...] | None = None,
+                          trail: list[TrailEvent] | None = None) -> RulesOutcome:
     """:func:`fib_rules_lookup` without the explanations (``steps`` stays empty).
 
     Tables come from the compiled rules (``get_table`` is used when not resolved);
     with ``v4_args`` = (tos, oif, linkdown_ignored, ignore_linkstate) the IPv4 table
-    lookup is called directly.
+    lookup is called directly. With ``trail``, every rule looked at is appended to it
+    as ``(event, index, hit)`` (the ``T_*`` events): :func:`explain_trail` tells the
+    same steps as the explained walk from it, without walking again.
     """
     n = len(crules)
     i = 0
@@ -536,17 +548,25 @@ def fib_rules_lookup_fast(crules: Sequence[CompiledRule], key: FlowKey,
         if c.invert:
             ok = not ok
         if not ok:
+            if trail is not None:
+                trail.append((T_NO_MATCH, i, None))
             i += 1
             continue
         rule = c.rule
         action = rule.action
         if action == "goto":
+            if trail is not None:
+                trail.append((T_GOTO if c.goto_index is not None else T_UNRESOLVED, i, None))
             i = c.goto_index if c.goto_index is not None else i + 1
             continue
         if action == "nop":
+            if trail is not None:
+                trail.append((T_NOP, i, None))
             i += 1
             continue
         if action != "lookup":
+            if trail is not None:
+                trail.append((T_ACTION if action in ACTION_ERRNO else T_UNKNOWN, i, None))
             return RulesOutcome(ACTION_ERRNO.get(action, "EINVAL"), rule, None, None, (),
                                 action if action in ACTION_ERRNO else "unreachable", inexact)
         table_id = rule.table if rule.table is not None else 0
@@ -559,20 +579,188 @@ def fib_rules_lookup_fast(crules: Sequence[CompiledRule], key: FlowKey,
         else:
             hit = table_lookup(table, key)  # type: ignore[misc]
         if hit is None or hit.errno == "EAGAIN":
+            if trail is not None:
+                trail.append((T_NO_TABLE if table is None else T_NOT_FOUND if hit is None
+                              else T_THROW, i, hit))
             i += 1
             continue
         if hit.errno is not None:
+            if trail is not None:
+                trail.append((T_ROUTE_ERROR, i, hit))
             return RulesOutcome(hit.errno, rule, table_id, hit, (), hit.route.type, inexact)
         sp = rule.suppress_prefixlength
         if sp is not None and hit.prefixlen <= sp:
+            if trail is not None:
+                trail.append((T_SUPPRESSED_LEN, i, hit))
             i += 1
             continue
         if rule.suppress_ifgroup is not None and hit.route.nexthops:
             dev0 = hit.route.nexthops[0].dev
             if dev0 is not None and device_group(dev0) == rule.suppress_ifgroup:
+                if trail is not None:
+                    trail.append((T_SUPPRESSED_GROUP, i, hit))
                 i += 1
                 continue
         if hit.inexact:
             inexact = (hit.inexact,)
+        if trail is not None:
+            trail.append((T_MATCHED, i, hit))
         return RulesOutcome(None, rule, table_id, hit, (), hit.route.type, inexact)
     return RulesOutcome("ENETUNREACH", None, None, None, (), "unreachable", inexact)
+
+
+# --------------------------------------------------------------------------
+# the steps of a recorded fast walk, told without walking again
+# --------------------------------------------------------------------------
+
+#: (rule, result, why, table, hit): the fields of a :class:`RuleStep`, as a tuple
+StepTuple = tuple[Rule, str, str, "int | None", "TableHit | None"]
+#: what a rule's steps share, written once per rule: (rule, "rule N 'text' (origin)",
+#: per event the sentence up to its packet-specific part (None: written per packet))
+RuleLead = tuple[Rule, str, tuple["str | None", ...]]
+
+#: the result each event is told as
+TRAIL_RESULT = ("no match", "goto", "nop", "nop", "error", "error", "not found", "not found",
+                "throw", "error", "suppressed", "suppressed", "matched")
+
+
+def _rule_lead(rule: Rule, key: FlowKey, table_name: Callable[[int], str],
+               texts: dict[int, tuple[object, str]]) -> RuleLead:
+    """The sentences of ``rule`` that no packet detail enters, per event (see ``explain_trail``)."""
+    hit_text = texts.get(id(rule))
+    if hit_text is not None and hit_text[0] is rule:
+        where = hit_text[1]
+    else:
+        where = f"'{format_rule(rule, table_name).split(': ', 1)[1]}' ({rule.origin})"
+        if len(texts) < 100_000:
+            texts[id(rule)] = (rule, where)
+    head = f"rule {rule.pref} {where}"
+    pre: list[str | None] = [None] * 13
+    if rule.invert:
+        pre[T_NO_MATCH] = (f"{head} does not apply: it is for packets NOT matching "
+                           f"'{_selectors_text(rule)}', and this one matches")
+    pre[T_UNKNOWN] = f"{head}: action {rule.action} is unknown to fib_rules_lookup(); EINVAL"
+    if not rule.invert and rule.fwmark is None:
+        # _match_reason() reads the packet only for 'not' rules and fwmark rules
+        said = f"{head} {_match_reason(rule, key, None)}"
+        tname = table_name(rule.table if rule.table is not None else 0)
+        pre[T_GOTO] = f"{said} and jumps to rule {rule.goto}"
+        pre[T_UNRESOLVED] = (f"{said} but no rule has pref {rule.goto}: an unresolved goto is "
+                             "passed over")
+        pre[T_NOP] = f"{said} but does nothing (nop): the walk goes on"
+        pre[T_ACTION] = (f"{said}; its action {rule.action} refuses the packet with "
+                         f"{ACTION_ERRNO.get(rule.action)}")
+        pre[T_NO_TABLE] = (f"{said}, but table {tname} does not exist (no route in it): the "
+                           "walk goes on")
+        pre[T_NOT_FOUND] = f"{said}, but table {tname} has no route for "
+        pre[T_THROW] = f"{said}; table {tname} has the throw route "
+        pre[T_ROUTE_ERROR] = f"{said}; table {tname} has the "
+        pre[T_MATCHED] = f"{said}; table {tname} decides with "
+    return rule, head, tuple(pre)
+
+
+def rule_lead(rule: Rule, key: FlowKey, table_name: Callable[[int], str],
+              texts: dict[int, tuple[object, str]], leads: dict[int, RuleLead]) -> RuleLead:
+    """The lead of ``rule`` (see :data:`RuleLead`), kept in ``leads`` by rule identity."""
+    lead = leads.get(id(rule))
+    if lead is None or lead[0] is not rule:
+        lead = _rule_lead(rule, key, table_name, texts)
+        if len(leads) < 10_000:
+            leads[id(rule)] = lead
+    return lead
+
+
+def quoted_route(route: Route, tname: str, texts: dict[int, tuple[object, str]]) -> str:
+    """"'ROUTE' (origin)", as the explained walk quotes a route (kept in ``texts``)."""
+    quoted = texts.get(id(route))
+    if quoted is not None and quoted[0] is route:
+        return quoted[1]
+    line = f"'{format_route(route, tname)}' ({route.origin})"
+    if len(texts) < 100_000:
+        texts[id(route)] = (route, line)
+    return line
+
+
+def _said(rule: Rule, key: FlowKey, head: str) -> str:
+    """"rule N '...' (origin) applies ...": ``_match_reason()`` for this packet."""
+    return f"{head} {_match_reason(rule, key, selector_mismatch(rule, key))}"
+
+
+def explain_trail(crules: Sequence[CompiledRule], key: FlowKey, trail: Sequence[TrailEvent],
+                  table_name: Callable[[int], str],
+                  texts: dict[int, tuple[object, str]],
+                  leads: dict[int, RuleLead]) -> list[StepTuple]:
+    """The steps of the walk :func:`fib_rules_lookup_fast` recorded in ``trail``.
+
+    The same rule, result, sentence, table and hit, byte for byte, as the
+    :class:`RuleStep` s ``fib_rules_lookup(explain=True)`` tells for ``key``
+    (the explained twin of ``fib_rules_lookup()``; tests/test_fib_columns.py
+    and tests/test_route_batch_json.py compare both on random rule sets), told
+    from the record: no second walk, no table looked up again. What depends
+    only on the rule is written once and kept in ``leads`` (by rule identity:
+    rules are immutable), and the packet's own part (its destination, the
+    route found, a selector it misses) is filled in; ``texts`` keeps quoted
+    rules and routes as the explained walk does.
+    """
+    out: list[StepTuple] = []
+    for event, i, hit in trail:
+        rule = crules[i].rule
+        lead = leads.get(id(rule))
+        if lead is None or lead[0] is not rule:
+            lead = _rule_lead(rule, key, table_name, texts)
+            if len(leads) < 10_000:
+                leads[id(rule)] = lead
+        head = lead[1]
+        pre = lead[2][event]
+        if event == T_NO_MATCH:
+            out.append((rule, "no match", pre if pre is not None else
+                        f"{head} does not apply: {selector_mismatch(rule, key)}", None, None))
+            continue
+        table_id = rule.table if rule.table is not None else 0
+        if hit is None:
+            if event == T_NOT_FOUND:
+                dst = _addr_text(key.family, key.daddr)
+                why = f"{pre}{dst}: the walk goes on" if pre is not None else (
+                    f"{_said(rule, key, head)}, but table {table_name(table_id)} has no route "
+                    f"for {dst}: the walk goes on")
+                out.append((rule, "not found", why, table_id, None))
+                continue
+            if pre is None:
+                said = _said(rule, key, head)
+                tname = table_name(table_id)
+                pre = (f"{said} and jumps to rule {rule.goto}" if event == T_GOTO else
+                       f"{said} but no rule has pref {rule.goto}: an unresolved goto is passed "
+                       "over" if event == T_UNRESOLVED else
+                       f"{said} but does nothing (nop): the walk goes on" if event == T_NOP else
+                       f"{said}; its action {rule.action} refuses the packet with "
+                       f"{ACTION_ERRNO.get(rule.action)}" if event == T_ACTION else
+                       f"{said}, but table {tname} does not exist (no route in it): the walk "
+                       "goes on")
+            out.append((rule, TRAIL_RESULT[event], pre,
+                        table_id if event == T_NO_TABLE else None, None))
+            continue
+        route = hit.route
+        quoted = texts.get(id(route))
+        route_line = quoted[1] if quoted is not None and quoted[0] is route else \
+            quoted_route(route, table_name(table_id), texts)
+        if event == T_MATCHED:
+            why = pre + route_line if pre is not None else \
+                f"{_said(rule, key, head)}; table {table_name(table_id)} decides with {route_line}"
+        elif event == T_THROW:
+            why = (pre if pre is not None else f"{_said(rule, key, head)}; table "
+                   f"{table_name(table_id)} has the throw route ") + \
+                f"{route_line}: back to the rules, the walk goes on"
+        elif event == T_ROUTE_ERROR:
+            why = (pre if pre is not None else f"{_said(rule, key, head)}; table "
+                   f"{table_name(table_id)} has the ") + \
+                f"{route.type} route {route_line}: the kernel refuses with {hit.errno}"
+        elif event == T_SUPPRESSED_LEN:
+            why = (f"{head} found {route_line} in table {table_name(table_id)} but refused it: "
+                   f"its prefix length {hit.prefixlen} is <= {rule.suppress_prefixlength} "
+                   "(suppress_prefixlength): the walk goes on")
+        else:  # T_SUPPRESSED_GROUP
+            why = (f"{head} found {route_line} in table {table_name(table_id)} but refused it: "
+                   f"device {route.nexthops[0].dev} is in group {rule.suppress_ifgroup} "
+                   "(suppress_ifgroup): the walk goes on")
+        out.append((rule, TRAIL_RESULT[event], why, table_id, hit))
+    return out

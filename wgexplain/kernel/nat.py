@@ -80,7 +80,7 @@ def nf_nat_masquerade(host: Host, skb: Skb, gateway: IPAddress | None,
                  if scope_value(a.scope) == 0 and "tentative" not in a.flags
                  and "deprecated" not in a.flags]
         match = [a for a in cands if skb.dst in a.address.network]
-        pick = (match or cands or [None])[0]
+        pick = (match or cands)[0] if (match or cands) else None
         addr = pick.ip if pick else None
         why = (f"{addr} is a global address of {skb.oif} (RFC 6724 source selection "
                f"simplified to: global, same prefix first)") if pick else \

@@ -77,7 +77,7 @@ def _order(entries: list[HookEntry]) -> list[HookEntry]:
     return sorted(entries, key=lambda e: (e.priority, -e.reg))
 
 
-_CACHE: dict[tuple[int, int, str], tuple[rs.Ruleset, list[HookEntry]]] = {}
+_CACHE: dict[tuple[int, int, str], tuple[rs.Ruleset | None, list[HookEntry]]] = {}
 
 
 def hook_entries(ruleset: rs.Ruleset | None, family: int, hook: str) -> list[HookEntry]:

@@ -896,11 +896,11 @@ def _set_value(st: rs.Mangle, ev: Eval) -> str:
     if isinstance(key, rs.Payload):
         f = (key.protocol, key.field)
         if f in (("ip", "saddr"), ("ip6", "saddr")):
-            old, skb.src = skb.src, _to_addr(value)
-            return f"{key.protocol} saddr {old} -> {skb.src}"
+            old_addr, skb.src = skb.src, _to_addr(value)
+            return f"{key.protocol} saddr {old_addr} -> {skb.src}"
         if f in (("ip", "daddr"), ("ip6", "daddr")):
-            old, skb.dst = skb.dst, _to_addr(value)
-            return f"{key.protocol} daddr {old} -> {skb.dst}"
+            old_addr, skb.dst = skb.dst, _to_addr(value)
+            return f"{key.protocol} daddr {old_addr} -> {skb.dst}"
         if key.field == "dscp":
             skb.tos = (_to_int(value) << 2) | (skb.tos & 3)
             return f"{key.protocol} dscp set {_to_int(value)}"
@@ -927,7 +927,7 @@ def _nat_request(st: rs.Nat, ev: Eval, rule: rs.Rule) -> NatRequest | None:
     addr: Any = None
     note = None
     if st.addr is not None:
-        a = st.addr
+        a: Any = st.addr  # an expression, or what load() made of it
         if isinstance(a, (rs.MapLookup, rs.Meta, rs.Payload, rs.Ct, rs.Concat)):
             a = load(a, ev)
             if a is MISSING:
@@ -945,7 +945,7 @@ def _nat_request(st: rs.Nat, ev: Eval, rule: rs.Rule) -> NatRequest | None:
         addr = _to_addr(a)
     port = None
     if st.port is not None:
-        p = st.port
+        p: Any = st.port  # an expression, or what load() made of it
         if isinstance(p, rs.Range):
             note = (note + "; " if note else "") + "port range: the first port is shown"
             p = p.lo

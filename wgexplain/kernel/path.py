@@ -711,7 +711,7 @@ def _tunnel_peer_addr(host: Host, dev: str, family: int | None = None) -> IPAddr
             return r.dst.network_address
     for a in host.addresses_of(dev, family):
         if a.address.network.num_addresses > 2:
-            return next(iter(a.address.network.hosts()))
+            return a.address.network[1]  # the first of hosts()
     return None
 
 

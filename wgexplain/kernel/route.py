@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from wgexplain.errors import UsageError
 from wgexplain.model import (
@@ -43,8 +44,11 @@ from wgexplain.model import (
 )
 from wgexplain.kernel import fib_frontend
 from wgexplain.kernel.fib_frontend import Conf, fib_validate_source, scope_num
-from wgexplain.kernel.fib_rules import FlowKey, RulesOutcome, RuleStep, action_text, \
-    compile_rules, fib_rules_lookup, fib_rules_lookup_fast, format_rule
+from wgexplain.kernel.fib_rules import (
+    T_MATCHED, T_NOT_FOUND, T_ROUTE_ERROR, T_SUPPRESSED_GROUP, T_SUPPRESSED_LEN, TRAIL_RESULT,
+    FlowKey, RuleLead, RulesOutcome, RuleStep, TrailEvent, _addr_text, action_text, compile_rules,
+    explain_trail, fib_rules_lookup, fib_rules_lookup_fast, format_rule, quoted_route, rule_lead,
+)
 from wgexplain.kernel.fib_trie import FibTable, TableHit, addr_text, format_route
 from wgexplain.sources._fast import slot_constructor
 
@@ -160,6 +164,121 @@ class RouteResult:
         return out
 
 
+#: RouteStep(rule, action, result, why, table, route), without the frozen dataclass's __init__
+_make_step = slot_constructor(RouteStep, ["rule", "action", "result", "why", "table", "route"])
+
+
+# --------------------------------------------------------------------------
+# the JSON line of `route --batch`, written directly
+# --------------------------------------------------------------------------
+
+#: the string encoder of ``json.dumps(..., ensure_ascii=False)`` (C, when available)
+_jstr: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _jany(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _jint(value: Any) -> str:
+    return "null" if value is None else str(value) if value.__class__ is int else _jany(value)
+
+
+def _jtext(value: Any) -> str:
+    return "null" if value is None else _jstr(value) if value.__class__ is str else _jany(value)
+
+
+def _jaddr(addr: Any) -> str:
+    return "null" if addr is None else _jstr(addr_text(addr))
+
+
+#: JSON of addresses met again and again (gateways, sources), by identity
+_JADDR: dict[int, tuple[Any, str]] = {}
+
+
+def _jaddr_kept(addr: Any) -> str:
+    """:func:`_jaddr` of an address object shared between results (kept by identity)."""
+    if addr is None:
+        return "null"
+    hit = _JADDR.get(id(addr))
+    if hit is not None and hit[0] is addr:
+        return hit[1]
+    text = _jstr(addr_text(addr))
+    if len(_JADDR) >= 4096:
+        _JADDR.clear()
+    _JADDR[id(addr)] = (addr, text)
+    return text
+
+
+#: JSON of lists of strings (notes, cache flags: few distinct ones), by value
+_JLIST: dict[tuple[str, ...], str] = {}
+
+
+def _jlist(values: Sequence[Any]) -> str:
+    text = _JLIST.get(values) if values.__class__ is tuple else None  # type: ignore[arg-type]
+    if text is not None:
+        return text
+    if all(v.__class__ is str for v in values):
+        text = "[" + ", ".join(map(_jstr, values)) + "]"
+        if values.__class__ is tuple and len(_JLIST) < 1024:
+            _JLIST[values] = text  # type: ignore[index]
+        return text
+    return _jany(list(values))
+
+
+def _jbool(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else _jany(value)
+
+
+def step_json(step: RouteStep) -> str:
+    """``json.dumps(step.to_json(), ensure_ascii=False)``, byte for byte."""
+    return (f'{{"rule": {_jint(step.rule)}, "action": {_jtext(step.action)}, '
+            f'"result": {_jtext(step.result)}, "why": {_jtext(step.why)}}}')
+
+
+def json_line(result: RouteResult) -> str:
+    """The line ``route --batch`` prints: ``json.dumps(result.to_json(), ensure_ascii=False)``.
+
+    Byte for byte the same text (tests/test_route_batch_json.py compares them
+    on thousands of random lookups, and fails on a key :meth:`RouteResult.to_json`
+    gains that this does not write), written directly instead of through a
+    dict and the json encoder, and with deferred steps told straight into JSON
+    from the fast walk's record (:meth:`LazySteps.json_items`): about a third
+    of the time.
+    """
+    f = result.flow
+    steps = result.steps
+    items = steps.json_items() if steps.__class__ is LazySteps else \
+        [step_json(s) for s in steps]  # type: ignore[union-attr]
+    src = _jaddr_kept(result.src) if result.src is not f.src else None
+    parts = [f'{{"dst": {_jaddr(f.dst)}, "type": {_jtext(result.type)}, '
+             f'"dev": {_jtext(result.dev)}, "gateway": {_jaddr_kept(result.gateway)}, '
+             f'"src": {src or _jaddr(result.src)}, "table": {_jint(result.table)}, '
+             f'"rule": {_jint(result.rule)}, "steps": [{", ".join(items)}]']
+    if result.error is not None:
+        parts.append(f', "error": {_jtext(result.error)}')
+    if f.src is not None:
+        parts.append(f', "from": {_jaddr(f.src)}')
+    parts.append(f', "prefsrc": {_jaddr_kept(result.prefsrc)}')
+    if f.iif is not None:
+        parts.append(f', "iif": {_jtext(f.iif)}')
+    if f.oif is not None:
+        parts.append(f', "oif": {_jtext(f.oif)}')
+    parts.append(f', "mark": {_jint(f.mark)}, "uid": {_jint(0 if f.uid is None else f.uid)}')
+    if f.ipproto is not None:
+        parts.append(f', "ipproto": {_jint(f.ipproto)}')
+    if f.sport is not None:
+        parts.append(f', "sport": {_jint(f.sport)}')
+    if f.dport is not None:
+        parts.append(f', "dport": {_jint(f.dport)}')
+    if f.tos:
+        parts.append(f', "tos": {_jint(f.tos)}')
+    if result.route is not None:
+        parts.append(f', "metric": {_jint(result.route.metric)}')
+    parts.append(f', "cache": {_jlist(result.cache)}, "derived": {_jbool(result.derived)}, '
+                 f'"exact": {_jbool(result.exact)}, "notes": {_jlist(result.notes)}}}')
+    return "".join(parts)
+
 #: RouteResult(flow, type, dev, gateway, src, table, rule, steps, error, route, notes, exact,
 #: prefsrc, cache, flags, table_name), without the frozen dataclass's keyword __init__
 _make_result = slot_constructor(RouteResult, [
@@ -265,16 +384,25 @@ class _Fib:
         self.fldissect = any(r.ipproto is not None or r.sport is not None or r.dport is not None
                              for r in host.rules if r.family == AF_INET)
         self.groups = {link.name: link.group for link in host.links}
-        self.crules = {fam: compile_rules(self.rules[fam],
-                                          lambda t, fam=fam: self.tables.get((fam, t)))
+        self.crules = {fam: compile_rules(self.rules[fam], self._table_getter(fam))
                        for fam in (AF_INET, AF_INET6)}
         self.conf_memo: dict[tuple[str, ...], tuple[int, str | None]] = {}
         self.texts: dict[int, tuple[object, str]] = {}
+        #: per rule: the parts of its steps no packet detail enters (explain_trail())
+        self.leads: dict[int, RuleLead] = {}
+        #: per rule: its steps' JSON, per trail event, up to the packet-specific part
+        self.json_leads: dict[int, tuple[Rule, str, tuple[str | None, ...]]] = {}
+        #: per route: its quoted text (quoted_route()) as the inside of a JSON string
+        self.json_routes: dict[int, tuple[Route, str]] = {}
         self.select_memo: dict[tuple[str | None, int, int], int] = {}
         self.addr4_memo: dict[int, ipaddress.IPv4Address] = {}
         self.prefsrc_memo: dict[int, tuple[Route, int, int]] = {}
         self.multi_default: dict[tuple[int, int], bool] = {}
         self.linkdown_devs = frozenset(linkdown)
+
+    def _table_getter(self, fam: int) -> Callable[[int], FibTable | None]:
+        """The table of one family by id (what a rule's ``fib_get_table()`` resolves to)."""
+        return lambda t: self.tables.get((fam, t))
 
     def table_name(self, table: int) -> str:
         return self.host.table_name(table)
@@ -543,17 +671,18 @@ class _Ctx:
             if self.explain and record else None
         if walk is not None and not DEFER_STEPS:
             return self._recorded(walk.outcome(), record, walk)
+        trail = walk.trail if walk is not None else None
         if fam == AF_INET:
             return self._recorded(fib_rules_lookup_fast(
                 fib.crules[fam], key, None, fib.group, None,
-                (key.tos & 0x1C, key.oif, ld, ignore_linkstate)), record, walk)
+                (key.tos & 0x1C, key.oif, ld, ignore_linkstate), trail), record, walk)
 
         def table_lookup(table: FibTable, k: FlowKey) -> TableHit | None:
             return table.lookup(k.daddr, tos=k.tos, oif=k.oif, linkdown_ignored=ld,
                                 ignore_linkstate=ignore_linkstate, strict_oif=strict_oif)
 
         out = fib_rules_lookup_fast(fib.crules[fam], key, lambda t: tables.get((fam, t)),
-                                    fib.group, table_lookup)
+                                    fib.group, table_lookup, None, trail)
         return self._recorded(out, record, walk)
 
     def _recorded(self, out: RulesOutcome, record: bool, walk: "_Walk | None" = None
@@ -568,7 +697,8 @@ class _Ctx:
             self._inexact(n)
         if self.explain:
             if walk is not None:
-                if walk.out is None:  # deferred: the explained walk runs when steps are read
+                if walk.out is None:  # deferred: told from the fast walk's trail when read
+                    walk.fast = out
                     self.steps.append(walk)
                     self.deferred = True
                     return
@@ -1043,7 +1173,8 @@ class _Ctx:
             out = walk.outcome()
         else:
             out = fib_rules_lookup_fast(fib.crules[AF_INET6], key, None, fib.group,
-                                        table_lookup)
+                                        table_lookup, None,
+                                        walk.trail if walk is not None else None)
         self._record(out, walk)
         if out.errno is not None:
             return self.fail(out.errno, out.type, rule=_pref(out), table=out.table,
@@ -1132,7 +1263,7 @@ def _scope6(a: IPAddress) -> int:
         return 1
     if a.is_link_local:
         return 2
-    if a.is_site_local:
+    if isinstance(a, ipaddress.IPv6Address) and a.is_site_local:
         return 5
     return 14
 
@@ -1162,17 +1293,20 @@ def _pref(out: RulesOutcome | None) -> int | None:
     return out.rule.pref if out is not None and out.rule is not None else None
 
 
-#: Explained lookups decide with the fast rule walk and tell its steps (the explained
-#: walk, ``fib_rules_lookup(explain=True)``, on the same flow key and tables) only when
-#: the result's ``steps`` are first read: a lookup whose steps nobody reads costs about
-#: what a bare one does. False: tell them at once (tests compare both).
+#: Explained lookups decide with the fast rule walk, which records what each rule did
+#: (its ``trail``), and tell the steps from that record (``explain_trail()``: the
+#: sentences of the explained walk, ``fib_rules_lookup(explain=True)``) only when the
+#: result's ``steps`` are first read: a lookup whose steps nobody reads costs about what
+#: a bare one does. False: run the explained walk at once (tests compare both).
 DEFER_STEPS = True
 
 
 class _Walk:
-    """One explained rule walk, run now (``outcome()``) or when its steps are read."""
+    """One explained rule walk: run now (``outcome()``), or recorded by the fast walk
+    (``trail``, ``fast``) and told when its steps are read."""
 
-    __slots__ = ("fib", "key", "ld", "ignore_linkstate", "strict_oif", "oif", "v6", "out")
+    __slots__ = ("fib", "key", "ld", "ignore_linkstate", "strict_oif", "oif", "v6", "out",
+                 "trail", "fast")
 
     def __init__(self, fib: _Fib, key: FlowKey, ld: frozenset[str], ignore_linkstate: bool,
                  strict_oif: bool, oif: str | None, *, v6: bool) -> None:
@@ -1184,6 +1318,10 @@ class _Walk:
         self.oif = oif
         self.v6 = v6
         self.out: RulesOutcome | None = None
+        #: the fast walk's record of each rule (fib_rules_lookup_fast(trail=...))
+        self.trail: list[TrailEvent] = []
+        #: the fast walk's outcome, once it recorded the trail
+        self.fast: RulesOutcome | None = None
 
     def outcome(self) -> RulesOutcome:
         """``fib_rules_lookup()`` with explanations, as the eager lookup runs it."""
@@ -1209,12 +1347,91 @@ class _Walk:
         return self.out
 
     def steps(self) -> list[RouteStep]:
+        fast = self.fast
+        if self.out is None and fast is not None:
+            fib = self.fib
+            fam = self.key.family
+            told = explain_trail(fib.crules[fam], self.key, self.trail, fib.table_name,
+                                 fib.texts, fib.leads)
+            name = fib.table_name
+            steps = [_make_step(r.pref, action_text(r, name), result, why, table,
+                                hit.route if hit is not None else None)
+                     for r, result, why, table, hit in told]
+            return _end_of_rules(fast, steps)
         return _walk_steps(self.outcome(), self.fib)
+
+    def json_items(self) -> list[str]:
+        """The JSON text of each step (:func:`step_json` of :meth:`steps`), told from the
+        trail without building the steps."""
+        fast = self.fast
+        if self.out is not None or fast is None:
+            return [step_json(s) for s in self.steps()]
+        fib = self.fib
+        key = self.key
+        crules = fib.crules[key.family]
+        jleads = fib.json_leads
+        items: list[str] = []
+        # JSON escapes character by character: the escaped parts of a sentence, joined,
+        # are the escaped sentence
+        for ev in self.trail:
+            event, i, hit = ev
+            r = crules[i].rule
+            jl = jleads.get(id(r))
+            if jl is None or jl[0] is not r:
+                jl = self._json_lead(r)
+            jpre = jl[2][event]
+            if jpre is None:  # a sentence with packet details inside: told, then escaped
+                for _r, result, why, _t, _h in explain_trail(
+                        crules, key, (ev,), fib.table_name, fib.texts, fib.leads):
+                    items.append(f'{jl[1]}{_jstr(result)}, "why": {_jstr(why)}}}')
+            elif event == T_NOT_FOUND:  # addresses need no escaping
+                items.append(f'{jpre}{_addr_text(key.family, key.daddr)}: the walk goes on"}}')
+            elif hit is None:
+                items.append(jpre + '"}')
+            else:
+                route = hit.route
+                q = fib.json_routes.get(id(route))
+                if q is None or q[0] is not route:
+                    q = (route, _jstr(quoted_route(route, fib.table_name(
+                        r.table if r.table is not None else 0), fib.texts))[1:-1])
+                    if len(fib.json_routes) < 100_000:
+                        fib.json_routes[id(route)] = q
+                items.append(f'{jpre}{q[1]}"}}' if event == T_MATCHED else
+                             f'{jpre}{q[1]}: back to the rules, the walk goes on"}}')
+        if fast.errno is not None and fast.rule is None:
+            end = _END_JSON.get(fast.errno)
+            if end is None:
+                end = _END_JSON[fast.errno] = step_json(_end_of_rules(fast, [])[0])
+            items.append(end)
+        return items
+
+    def _json_lead(self, r: Rule) -> tuple[Rule, str, tuple[str | None, ...]]:
+        """(rule, '{"rule": N, "action": "...", "result": ', per trail event the step's JSON
+        up to its packet-specific part, or None where it is written per packet)."""
+        fib = self.fib
+        lead = rule_lead(r, self.key, fib.table_name, fib.texts, fib.leads)
+        head = (f'{{"rule": {_jint(r.pref)}, "action": '
+                f'{_jtext(action_text(r, fib.table_name))}, "result": ')
+        jpre = tuple(
+            None if pre is None or event in (T_ROUTE_ERROR, T_SUPPRESSED_LEN, T_SUPPRESSED_GROUP)
+            else f'{head}{_jstr(TRAIL_RESULT[event])}, "why": {_jstr(pre)[:-1]}'
+            for event, pre in enumerate(lead[2]))
+        jl = (r, head, jpre)
+        if len(fib.json_leads) < 10_000:
+            fib.json_leads[id(r)] = jl
+        return jl
 
 
 def _walk_steps(out: RulesOutcome, fib: _Fib) -> list[RouteStep]:
     """The steps of an explained rule walk, plus the end when no rule decided."""
-    steps = [_route_step(s, fib) for s in out.steps]
+    return _end_of_rules(out, [_route_step(s, fib) for s in out.steps])
+
+
+#: the JSON of the "end of rules" step, by errno
+_END_JSON: dict[str, str] = {}
+
+
+def _end_of_rules(out: RulesOutcome, steps: list[RouteStep]) -> list[RouteStep]:
     if out.errno is not None and out.rule is None:
         steps.append(RouteStep(None, "end of rules", "error", "no rule decided "
                                "(fib_rules_lookup() returns -ESRCH): the lookup "
@@ -1249,6 +1466,19 @@ class LazySteps(Sequence[RouteStep]):
             self._parts = None
         return self._told
 
+    def json_items(self) -> list[str]:
+        """The JSON text of each step, as :func:`step_json` writes it (deferred rule walks
+        told straight into JSON, without building their steps, when not told yet)."""
+        if self._told is not None or self._parts is None:
+            return [step_json(s) for s in self.told()]
+        out: list[str] = []
+        for part in self._parts:
+            if isinstance(part, _Walk):
+                out.extend(part.json_items())
+            else:
+                out.append(step_json(part))
+        return out
+
     def __len__(self) -> int:
         return len(self.told())
 
@@ -1279,8 +1509,8 @@ class LazySteps(Sequence[RouteStep]):
 
 
 def _route_step(s: RuleStep, fib: _Fib) -> RouteStep:
-    return RouteStep(s.rule.pref, action_text(s.rule, fib.table_name), s.result, s.why, s.table,
-                     s.hit.route if s.hit is not None else None)
+    return _make_step(s.rule.pref, action_text(s.rule, fib.table_name), s.result, s.why,
+                      s.table, s.hit.route if s.hit is not None else None)
 
 
 def result_as_dict(result: RouteResult) -> dict[str, Any]:

@@ -303,9 +303,9 @@ def _rule_values(host: Host, family: int) -> dict[str, list[Any]]:
             v["iif"].append(r.iif)
         if r.oif:
             v["oif"].append(r.oif)
-    for r in host.routes_of(family):
-        if r.tos:
-            v["tos"].append(r.tos)
+    for route in host.routes_of(family):
+        if route.tos:
+            v["tos"].append(route.tos)
     return v
 
 

@@ -175,18 +175,18 @@ def parse_trace(lines: list[str]) -> list[TracedPacket]:
             active[tid] = pkt
             packets.append(pkt)
             continue
-        pkt = active.get(tid)
-        if pkt is None:
+        cur = active.get(tid)
+        if cur is None:
             continue
         if table == TRACE_TABLE and chain in ("post", "inp"):
             if kind == "packet":
-                pkt.final = _packet_fields(text)
+                cur.final = _packet_fields(text)
             elif kind == "policy":
                 mark = _MARK.search(text)
-                pkt.final_mark = int(mark.group(1), 16) if mark else 0
+                cur.final_mark = int(mark.group(1), 16) if mark else 0
             continue
         if kind in ("rule", "policy", "verdict"):
-            pkt.steps.append((qual, chain, kind, text.strip()))
+            cur.steps.append((qual, chain, kind, text.strip()))
     return packets
 
 
@@ -611,7 +611,7 @@ class Observer:
                 "trace_rules": first.rules() if first else [],
             })
             return obs
-        want = {"proto": case.proto, "dst": dst}
+        want: dict[str, Any] = {"proto": case.proto, "dst": dst}
         if case.proto in ("tcp", "udp"):
             want["dport"] = case.port
         requests = [p for p in traced if p.hook == "output" and p.matches(**want)]
@@ -622,7 +622,7 @@ class Observer:
             "verdict": verdict,
             "egress_dev": egress.get("oif"),
             "egress_src": egress.get("saddr"),
-            "egress_mark": first.final_mark if egress else None,
+            "egress_mark": first.final_mark if first and egress else None,
             "encapsulated": None,
             "trace_rules": first.rules() if first else [],
         })

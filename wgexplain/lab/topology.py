@@ -261,7 +261,7 @@ def read_seed(bundle: Path | str = SEED_BUNDLE) -> SeedConfig:
         dev = args[args.index("dev") + 1] if "dev" in args else None
         if dev == tunnel and "table" not in args and args[0] != "default":
             net = ipaddress.ip_network(args[0], strict=False)
-            if net.prefixlen == 32:
+            if isinstance(net, ipaddress.IPv4Network) and net.prefixlen == 32:
                 tunnel_dns = net.network_address
     if tunnel is None or uplink is None or gateway is None:
         raise DumpError(route_file, 0, f"'default dev TUNNEL table {fw_table}' and "

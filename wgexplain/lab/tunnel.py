@@ -156,7 +156,8 @@ def plan(host: Host) -> tuple[TunnelPlan | None, str]:
     if lan is None or gw.version != 4:
         return None, (f"not modelled: the endpoint's route leaves {out.dev} via {gw}, which is on "
                       "none of that device's IPv4 networks")
-    taddrs = tuple(a.address for a in host.addresses_of(name, AF_INET))  # type: ignore[misc]
+    taddrs = tuple(a.address for a in host.addresses_of(name, AF_INET)
+                   if isinstance(a.address, ipaddress.IPv4Interface))
     if not taddrs:
         return None, f"not modelled: {name} has no IPv4 address in the dump"
     far = _far_end(host, name, taddrs)

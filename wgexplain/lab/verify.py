@@ -347,10 +347,10 @@ def render(report: VerifyReport, console: Any, limit: int = 200) -> None:
         p = Table(title="real probes", title_justify="left", show_lines=True)
         for col in ("probe", "kernel", "simulator", "agree"):
             p.add_column(col)
-        for x in report.probes:
-            p.add_row(f"{x.title}\n[dim]{x.command}[/dim]", _fmt_probe(x.kernel),
-                      _fmt_probe(x.simulator),
-                      "yes" if x.agrees else f"[red]no ({', '.join(x.differs)})[/red]")
+        for po in report.probes:
+            p.add_row(f"{po.title}\n[dim]{po.command}[/dim]", _fmt_probe(po.kernel),
+                      _fmt_probe(po.simulator),
+                      "yes" if po.agrees else f"[red]no ({', '.join(po.differs)})[/red]")
         console.print(p)
     for n in list(report.notes) + list(report.routes.notes):
         console.print(f"note: {n}", highlight=False, markup=False)

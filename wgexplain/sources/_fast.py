@@ -73,7 +73,8 @@ def net4(value: int, plen: int) -> ipaddress.IPv4Network | None:
     if plen == 31:
         n.hosts = n.__iter__  # type: ignore[method-assign]
     elif plen == 32:
-        n.hosts = lambda: [a]  # type: ignore[method-assign]
+        # as IPv4Network.__init__ does for a host network: a list, where typeshed says Iterator
+        n.hosts = lambda: [a]  # type: ignore[method-assign, assignment, return-value]
     return n
 
 
@@ -89,7 +90,8 @@ def net6(value: int, plen: int) -> ipaddress.IPv6Network | None:
     if plen == 127:
         n.hosts = n.__iter__  # type: ignore[method-assign]
     elif plen == 128:
-        n.hosts = lambda: [a]  # type: ignore[method-assign]
+        # as IPv6Network.__init__ does for a host network: a list, where typeshed says Iterator
+        n.hosts = lambda: [a]  # type: ignore[method-assign, assignment, return-value]
     return n
 
 

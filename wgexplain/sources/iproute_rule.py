@@ -278,7 +278,7 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
         f["l3mdev"] = True
         f["action"] = "lookup"
     if "uid_start" in obj:
-        f["uidrange"] = (int(obj["uid_start"]), int(obj.get("uid_end", obj["uid_start"])))
+        f["uidrange"] = (int(obj["uid_start"]), int(obj["uid_end"] if "uid_end" in obj else obj["uid_start"]))
     if "ipproto" in obj:
         p = rtnames.ipproto(s("ipproto"))
         if p is None:
@@ -288,7 +288,8 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
         if key in obj:
             f[key] = (int(obj[key]), int(obj[key]))
         elif f"{key}_start" in obj:
-            f[key] = (int(obj[f"{key}_start"]), int(obj.get(f"{key}_end", obj[f"{key}_start"])))
+            end = obj[f"{key}_end"] if f"{key}_end" in obj else obj[f"{key}_start"]
+            f[key] = (int(obj[f"{key}_start"]), int(end))
     if "table" in obj:
         tid = rtnames.table_id(s("table"), table_names)
         if tid is None:

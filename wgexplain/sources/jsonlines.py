@@ -17,6 +17,12 @@ _WS = re.compile(r"[ \t\r\n]*")
 _decoder = json.JSONDecoder()
 
 
+def _skip_ws(text: str, pos: int) -> int:
+    """The position after the JSON whitespace at ``pos`` (``_WS`` matches the empty string too)."""
+    m = _WS.match(text, pos)
+    return m.end() if m is not None else pos
+
+
 def _line_at(text: str, pos: int, first_line: int) -> int:
     return first_line + text.count("\n", 0, pos)
 
@@ -34,12 +40,11 @@ def _got(text: str, pos: int) -> str:
 
 def json_items(text: str, file: str, first_line: int, expected: str) -> list[tuple[Any, int]]:
     """The items of a top-level JSON array with the 1-based line each starts on."""
-    ws = _WS.match
-    pos = ws(text, 0).end()
+    pos = _skip_ws(text, 0)
     if pos >= len(text) or text[pos] != "[":
         raise DumpError(file, _line_at(text, pos, first_line), expected,
                         got=_got(text, pos) if pos < len(text) else "end of input")
-    pos = ws(text, pos + 1).end()
+    pos = _skip_ws(text, pos + 1)
     items: list[tuple[Any, int]] = []
     line = first_line + text.count("\n", 0, pos)
     last = pos
@@ -58,9 +63,9 @@ def json_items(text: str, file: str, first_line: int, expected: str) -> list[tup
             line += text.count("\n", last, pos)
             last = pos
             items.append((obj, line))
-            pos = ws(text, end).end()
+            pos = _skip_ws(text, end)
             if pos < len(text) and text[pos] == ",":
-                pos = ws(text, pos + 1).end()
+                pos = _skip_ws(text, pos + 1)
                 continue
             if pos < len(text) and text[pos] == "]":
                 pos += 1
@@ -70,7 +75,7 @@ def json_items(text: str, file: str, first_line: int, expected: str) -> list[tup
                                 got="the end of the output (the JSON is cut short)")
             raise DumpError(file, _line_at(text, pos, first_line), "',' or ']' in the JSON array",
                             got=_got(text, pos))
-    rest = ws(text, pos).end()
+    rest = _skip_ws(text, pos)
     if rest < len(text):
         raise DumpError(file, _line_at(text, rest, first_line), "nothing after the JSON array",
                         got=_got(text, rest))

@@ -854,18 +854,18 @@ def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
     report.counts["addresses"] = len(addr_msgs)
 
     say("nftables: nft -j list ruleset")
-    ruleset, note = _capture_nft(netns)
+    ruleset, nft_note = _capture_nft(netns)
     if ruleset is not None:
         write("nft-ruleset.json", ruleset)
-    if note:
-        report.notes.append(note)
+    if nft_note:
+        report.notes.append(nft_note)
 
     say("wireguard: wg show all dump")
-    wg, note = _capture_wg(netns, set(names.values()))
+    wg, wg_note = _capture_wg(netns, set(names.values()))
     if wg is not None:
         write("wg.txt", wg)
-    if note:
-        report.notes.append(note)
+    if wg_note:
+        report.notes.append(wg_note)
 
     say("sysctls: /proc/sys/net")
     try:
@@ -901,7 +901,7 @@ def capture_host(netns: str | None = None) -> Host:
         report = capture(tmp, netns=netns)
         host = load(tmp)
 
-    def relabel(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    def relabel(items: Iterable[Any]) -> tuple[Any, ...]:
         # origins name the capture's file (ip-rule.json:3), not the deleted temporary folder
         out = []
         for item in items:

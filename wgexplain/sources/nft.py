@@ -103,8 +103,11 @@ def _or_constants(e: Any) -> list | None:
 
 def expr_from_json(j: Any) -> Expr:
     """One JSON expression (libnftables-json(5) EXPRESSIONS) as a model expression."""
-    if j is None or isinstance(j, (bool, int, float)):
+    if j is None or isinstance(j, (bool, int)):
         return j
+    if isinstance(j, float):
+        # libnftables' JSON parser has no real-number expression (json_parse_expr())
+        raise ValueError(f"a JSON number that is not an integer: {j!r}")
     if isinstance(j, str):
         return SetRef(j[1:]) if j.startswith("@") else j
     if isinstance(j, list):
@@ -169,11 +172,18 @@ def expr_from_json(j: Any) -> Expr:
     if kind == "elem":
         return _elem_from_json(j)
     if kind == "map":
-        data = expr_from_json(v["data"])
-        return MapLookup(expr_from_json(v["key"]), data)
+        return MapLookup(expr_from_json(v["key"]), _map_from_json(v["data"]))
     if kind in VERDICTS:
         return Verdict(kind, v.get("target") if isinstance(v, dict) else None)
     return UnknownExpr(kind, _canon(j))
+
+
+def _map_from_json(j: Any) -> SetLiteral | SetRef:
+    """The ``data`` of a ``map``/``vmap`` lookup: an anonymous ``{"set": [...]}`` or ``"@name"``."""
+    data = expr_from_json(j)
+    if not isinstance(data, (SetLiteral, SetRef)):
+        raise ValueError(f"a map's data must be a set or '@name', not {_canon(j)[:40]}")
+    return data
 
 
 def _elem_from_json(x: Any) -> Expr:
@@ -262,7 +272,7 @@ def stmt_from_json(j: Any) -> Stmt:
                             _elem_from_json(v["elem"]), expr_from_json(v["data"]),
                             tuple(stmt_from_json(s) for s in _tuple(v.get("stmt"))))
     if kind == "vmap":
-        return Vmap(expr_from_json(v["key"]), expr_from_json(v["data"]))
+        return Vmap(expr_from_json(v["key"]), _map_from_json(v["data"]))
     if kind in CT_OBJECT_STMTS and not isinstance(v, dict):
         return ObjectRef(kind, expr_from_json(v))
     return Unknown(kind, _canon(j))
@@ -460,6 +470,7 @@ class _Sep(Token):
     ends: ``item = (start_pos, line, end_pos)``, set by :class:`NftPostLex`."""
 
     __slots__ = ("item",)
+    item: tuple[int, int, int] | None
 
 
 class NftPostLex:
@@ -500,7 +511,7 @@ class NftPostLex:
             if in_literal:
                 if t == "NL":
                     continue
-                self.last_end = tok.end_pos
+                self.last_end = tok.end_pos or 0  # set on every lexed token
                 if t == "LBRACE":
                     stack.append("l")
                 elif t == "RBRACE":
@@ -509,31 +520,32 @@ class NftPostLex:
                 continue
             if t in ("NL", "SEMICOLON"):
                 sep = _Sep.new_borrow_pos(t, tok.value, tok)
-                sep.item = None if first is None else (first.start_pos, first.line, self.last_end)
+                sep.item = None if first is None else (first.start_pos or 0, first.line or 0,
+                                                       self.last_end)
                 self.first = None
                 yield sep
                 continue
             if t == "RBRACE":
                 if first is not None:  # an item ended by "}" on its own line
                     sep = _Sep.new_borrow_pos("NL", "", tok)
-                    sep.item = (first.start_pos, first.line, self.last_end)
+                    sep.item = (first.start_pos or 0, first.line or 0, self.last_end)
                     self.first = first = None
                     yield sep
                 if stack and stack.pop() == "b" and headers:
                     self.first = headers.pop()
-                    self.last_end = tok.end_pos
+                    self.last_end = tok.end_pos or 0  # set on every lexed token
                 self.prev_type = t
                 yield tok
                 continue
             if first is None and t != "HANDLE":
                 self.first = first = tok
-                self.item_line = tok.line
+                self.item_line = tok.line or 0
                 if not stack and not self.rule_mode and tok.value in ("define", "redefine", "include"):
-                    raise DumpError(self.file, self.line_base + tok.line,
+                    raise DumpError(self.file, self.line_base + (tok.line or 0),
                                     "a listed ruleset (nft list ruleset); "
                                     f"not modelled: '{tok.value}' statements", got=tok.value)
             if t != "HANDLE":
-                self.last_end = tok.end_pos
+                self.last_end = tok.end_pos or 0  # set on every lexed token
             if t == "LBRACE":
                 depth = len(stack)
                 line_first = first.value if first is not None else None
@@ -549,7 +561,7 @@ class NftPostLex:
         if self.first is not None:
             first = self.first
             sep = _Sep.new_borrow_pos("NL", "", first)
-            sep.item = (first.start_pos, first.line, self.last_end)
+            sep.item = (first.start_pos or 0, first.line or 0, self.last_end)
             self.first = None
             yield sep
 
@@ -703,7 +715,7 @@ def _reduce_binop(operands: list, op: str) -> None:
     right = operands.pop()
     left = operands.pop()
     if op == ".":
-        parts = []
+        parts: list[Any] = []
         for c in (left, right):
             parts.extend(c["concat"] if isinstance(c, dict) and "concat" in c else [c])
         operands.append({"concat": parts})
@@ -1704,7 +1716,8 @@ def _build_set(kind: str, name: str, items: list, family: str, table: str, line:
         else:
             d[tag] = it[1]
     d.pop("stmts", None)  # per-element statement templates (counter, quota): kept in JSON only
-    common = dict(name=name, table=table, family=family, handle=handle, origin=Origin(file, line))
+    common: dict[str, Any] = dict(name=name, table=table, family=family, handle=handle,
+                                  origin=Origin(file, line))
     if kind == "map":
         if d.get("map") == "verdict" or d.get("map") is None:
             d.setdefault("map", "verdict")
@@ -1801,7 +1814,11 @@ def _build_chain(name: str, items: list, family: str, table: str, line: int, fil
 
 def _build_table(t: tuple, file: str) -> Table:
     _, fam, name, items, line = t
-    chains, sets, maps, fts, objs = [], [], [], [], []
+    chains: list[Chain] = []
+    sets: list[Set] = []
+    maps: list[Map] = []
+    fts: list[Flowtable] = []
+    objs: list[NamedObject] = []
     flags: tuple = ()
     comment = None
     handle, body = _block_items(items)
@@ -1811,7 +1828,10 @@ def _build_table(t: tuple, file: str) -> Table:
             chains.append(_build_chain(it[1], it[2], fam, name, it[3], file))
         elif tag in ("set", "map"):
             s = _build_set(tag, it[1], it[2], fam, name, it[3], file)
-            (maps if tag == "map" else sets).append(s)
+            if isinstance(s, Map):  # tag "map"
+                maps.append(s)
+            else:
+                sets.append(s)
         elif tag == "flowtable":
             fts.append(_build_flowtable(it[1], it[2], fam, name, it[3], file))
         elif tag == "obj":
@@ -1919,12 +1939,14 @@ def _parse(text: str, start: str, file: str, first_line: int) -> Any:
 def _parse_locked(text: str, start: str, file: str, first_line: int) -> Any:
     parser = _parser()
     postlex = parser.options.postlex
+    tr = parser.options.transformer
+    if not isinstance(postlex, NftPostLex) or not isinstance(tr, _Structure):
+        raise RuntimeError("the nft parser was built without its post-lexer and transformer")
     postlex.file = file
     postlex.line_base = first_line - 1
     postlex.rule_mode = start == "single_rule"
     postlex.item_line = 1
     postlex.reset()
-    tr = parser.options.transformer
     tr.file, tr.line_base, tr.source = file, first_line - 1, text
     tr.bindings = []
     try:

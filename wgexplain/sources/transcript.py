@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from wgexplain.errors import DumpError
@@ -141,12 +141,8 @@ def parse_command(cmdline: str) -> Command | None:
     if cmd is None:
         return None
     if piped:
-        return Command(**{**_asdict(cmd), "piped": piped})
+        return replace(cmd, piped=piped)
     return cmd
-
-
-def _asdict(c: Command) -> dict[str, object]:
-    return {f: getattr(c, f) for f in c.__slots__}  # type: ignore[attr-defined]
 
 
 def _parse_ip(argv: list[str], text: str) -> Command | None:
