@@ -13,7 +13,10 @@ bundle directory, and measures
 * lookups/s of the simulator (``wgexplain.kernel.route.lookup``) for random
   destinations: explained (its steps told when first read), bare
   (``explain=False``), and each rendered as the JSON line ``route --batch``
-  prints (with and without steps);
+  prints (with and without steps: ``route.json_line()``, what the batch loop
+  writes; and through ``to_json()`` + ``json.dumps()``, the general path);
+* ``route --batch`` end to end (``cli.run_batch()``): reading ``route get DST``
+  lines, the lookups, the JSON lines with steps;
 * the same lookups against the kernel: the table loaded into a ``wgx-``
   namespace with ``ip -batch`` ``route add`` lines, queried with
   ``ip -batch`` ``route get`` lines (one process, JSON output);
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import ipaddress
 import json
 import random
@@ -194,12 +198,27 @@ def bench_simulator(bundle: Path, flows: list[Flow], seed: int = 7) -> dict[str,
     # the decision alone, without the explanation
     out["bare_per_s"], out["bare_per_cpu_s"] = rate(
         lambda f: sim.lookup(host, f, explain=False), 1)
+    line = getattr(sim, "json_line", None) or (
+        lambda r: json.dumps(r.to_json(), ensure_ascii=False))
     # what `route --batch` prints: the JSON line, steps told (their sentences written)
-    out["json_per_s"], out["json_per_cpu_s"] = rate(
-        lambda f: json.dumps(sim.lookup(host, f).to_json()), 2)
+    out["json_per_s"], out["json_per_cpu_s"] = rate(lambda f: line(sim.lookup(host, f)), 2)
     # the like of `ip -j route get`: the decision as a JSON line, no steps
     out["bare_json_per_s"], out["bare_json_per_cpu_s"] = rate(
-        lambda f: json.dumps(sim.lookup(host, f, explain=False).to_json()), 3)
+        lambda f: line(sim.lookup(host, f, explain=False)), 3)
+    # the general path: the result as a dict, then json.dumps()
+    out["dict_json_per_s"], out["dict_json_per_cpu_s"] = rate(
+        lambda f: json.dumps(sim.lookup(host, f).to_json(), ensure_ascii=False), 4)
+    # `wgexplain route SOURCE --batch FILE` end to end: its loop on `route get DST` lines
+    from wgexplain.cli import run_batch
+
+    batch = bundle / "batch.txt"
+    batch.write_text("".join(f"route get {f.dst}\n" for f in random_dsts(n, seed=seed + 5)))
+    sink = io.StringIO()
+    t, c = time.perf_counter(), time.process_time()
+    done = run_batch(host, str(batch), sink)
+    out["batch_per_s"] = done / (time.perf_counter() - t)
+    out["batch_per_cpu_s"] = done / (time.process_time() - c)
+    batch.unlink()
     out["rss_after_mb"] = _rss_mb() - rss0
     return out
 
@@ -327,7 +346,9 @@ def main() -> None:
     print(f"{'per lookup, explained':44}{1e6 / sim['per_s']:>9.1f} µs{'':>10}{kpl:>20}")
     rows = (("lookups/s, explain=False", "bare_per_s", "bare_per_cpu_s"),
             ("lookups/s, explain=False, JSON line", "bare_json_per_s", "bare_json_per_cpu_s"),
-            ("lookups/s, explained, JSON line with steps", "json_per_s", "json_per_cpu_s"))
+            ("lookups/s, explained, JSON line with steps", "json_per_s", "json_per_cpu_s"),
+            ("  the same via to_json() + json.dumps()", "dict_json_per_s", "dict_json_per_cpu_s"),
+            ("route --batch end to end (lines/s)", "batch_per_s", "batch_per_cpu_s"))
     for label, k, kcpu in rows:
         print(f"{label:44}{sim[k]:>12,.0f}{sim[kcpu]:>10,.0f}")
     print(f"{'answered with a device':44}{sim['answered']:>12,}{'':>10}"
@@ -340,14 +361,16 @@ def main() -> None:
                               ("explain=False", "bare_per_s", "bare_per_cpu_s"),
                               ("explain=False as JSON (the like of ip -j route get)",
                                "bare_json_per_s", "bare_json_per_cpu_s"),
-                              ("explained as JSON with steps", "json_per_s", "json_per_cpu_s"))))
+                              ("explained as JSON with steps", "json_per_s", "json_per_cpu_s"),
+                              ("route --batch end to end", "batch_per_s", "batch_per_cpu_s"))))
     print(f"targets: load ≤ 3 s -> {'met' if sim['load'] <= 3 else 'NOT met'} "
           f"({sim['load']:.2f} s wall, {sim['load_cpu']:.2f} s CPU)")
     if kern:
         for label, k, kc2 in (("explained", "per_s", "per_cpu_s"),
                               ("explain=False", "bare_per_s", "bare_per_cpu_s"),
                               ("explain=False, JSON", "bare_json_per_s", "bare_json_per_cpu_s"),
-                              ("explained, JSON with steps", "json_per_s", "json_per_cpu_s")):
+                              ("explained, JSON with steps", "json_per_s", "json_per_cpu_s"),
+                              ("route --batch end to end", "batch_per_s", "batch_per_cpu_s")):
             print(f"         faster per lookup than the kernel via ip -batch ({label}) -> "
                   f"wall {'met' if sim[k] > kern['per_s'] else 'NOT met'}, "
                   f"CPU {'met' if sim[kc2] > kern['per_cpu_s'] else 'NOT met'}")

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
 import re
 import shlex
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
@@ -332,6 +334,10 @@ def _batch_lines(batch: str) -> Iterator[tuple[str, int, str]]:
         yield batch, n, line
 
 
+#: what makes shlex.split() and str.split() differ: quotes, escapes, comments, the ASCII
+#: separators str.split() cuts at and shlex does not, and any non-ASCII character
+_SHELL_SYNTAX = re.compile(r"[\"'\\#\x0b\x0c\x1c-\x1f]|[^\x00-\x7f]")
+
 _BATCH_PREFIXES = (("ip", "route", "get"), ("route", "get"), ("r", "get"), ("ro", "get"),
                    ("r", "g"), ("route", "g"), ("ip", "r", "g"), ("ip", "r", "get"))
 
@@ -345,7 +351,10 @@ def batch_tokens(line: str) -> list[str] | None:
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         return None
-    toks = shlex.split(stripped, comments=True)
+    # shlex.split() reads plain ASCII words (no quote, backslash, comment or whitespace
+    # that only str.split() knows) as str.split() does, several times slower
+    toks = shlex.split(stripped, comments=True) if _SHELL_SYNTAX.search(stripped) \
+        else stripped.split()
     while toks and toks[0] in ("-4", "-6", "-j", "-d", "-json", "-details"):
         toks = toks[1:]
     for prefix in _BATCH_PREFIXES:
@@ -400,6 +409,17 @@ def _batch_progress(batch: str) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: bar.update(task, completed=n)
 
 
+def _ipv4(text: str) -> "ipaddress.IPv4Address | None":
+    """``text`` as an IPv4 address when ``inet_pton()`` reads it (a dotted quad without
+    leading zeros: what ``ipaddress.ip_address()`` accepts, several times faster), else
+    ``None`` (``route_get()`` reads it then, and says what is wrong)."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):
+        return None
+    return ipaddress.IPv4Address(packed)
+
+
 def run_batch(host: Host, batch: str, out: TextIO,
               progress: Callable[[int], None] | None = None) -> int:
     """``--batch``: one JSON object per input line, in order (JSON Lines); returns the count.
@@ -409,7 +429,7 @@ def run_batch(host: Host, batch: str, out: TextIO,
     ``progress(lines_read)`` is called every 1000 lines.
     """
     from wgexplain.kernel.flowspec import FlowSpecError, parse_flowspec
-    from wgexplain.kernel.route import prepare, route_get
+    from wgexplain.kernel.route import json_line, prepare, route_get
 
     prepare(host)
     count = 0
@@ -425,12 +445,19 @@ def run_batch(host: Host, batch: str, out: TextIO,
             continue
         try:
             spec = parse_flowspec(toks)
+            for arg in ("dst", "src"):
+                text = spec.get(arg)
+                if text is not None:
+                    addr = _ipv4(text)
+                    if addr is not None:
+                        spec[arg] = addr
             result = route_get(host, **spec)
         except FlowSpecError as e:
             raise DumpError(name, n, e.expected, got=e.got) from None
         except UsageError as e:
             raise batch_line_error(name, n, line, e) from None
-        out.write(json.dumps(result.to_json(), ensure_ascii=False))
+        # json.dumps(result.to_json(), ensure_ascii=False), byte for byte, faster
+        out.write(json_line(result))
         out.write("\n")
         count += 1
     out.flush()

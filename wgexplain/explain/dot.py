@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import graphviz
@@ -710,5 +710,15 @@ def register(group: Any) -> None:
         "show": lambda host, ctx: _chain_map_of(host),
     }
     for command, draw in drawings.items():
-        register_format(command, "dot", lambda obj, ctx, draw=draw: draw(obj, ctx).source.rstrip("\n"))
-        register_format(command, "svg", lambda obj, ctx, draw=draw: to_svg(draw(obj, ctx)))
+        register_format(command, "dot", _as_dot(draw))
+        register_format(command, "svg", _as_svg(draw))
+
+
+def _as_dot(draw: Callable[[Any, Any], Any]) -> Callable[[Any, Any], str]:
+    """``--format dot``: the drawing's DOT source."""
+    return lambda obj, ctx: draw(obj, ctx).source.rstrip("\n")
+
+
+def _as_svg(draw: Callable[[Any, Any], Any]) -> Callable[[Any, Any], str]:
+    """``--format svg``: the drawing rendered by Graphviz."""
+    return lambda obj, ctx: to_svg(draw(obj, ctx))

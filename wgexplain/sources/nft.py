@@ -779,7 +779,7 @@ class _ToJson(Transformer):
             if m:
                 return [word_json(m.group(1)), {m.group(2): None}]
         data = None
-        opts = {}
+        opts: dict[str, Any] = {}
         for r in rest:
             if isinstance(r, tuple) and r and r[0] == "opt" and r[1] == "stmt":
                 opts.setdefault("stmt", []).append(r[2])
@@ -988,14 +988,6 @@ class _ToJson(Transformer):
 
     def goto(self, ch):
         return {"goto": {"target": ch[1]}}
-
-    def chain_binding(self, ch):
-        """``jump { rules }``: an anonymous chain bound to the rule (nft's
-        chain binding), kept as a regular chain named like nft names it
-        internally (``__chainN``) and attached to the table."""
-        name = f"__chain{len(self.bindings)}"
-        self.bindings.append(["chain", name, self._items(ch[1:]), 0])
-        return {ch[0].value: {"target": name}}
 
     def name(self, ch):
         return _unquote(ch[0].value)
@@ -1554,6 +1546,14 @@ class _Structure(_ToJson):
     def single_rule(self, ch):
         items = self._items(ch)
         return items[0][0]
+
+    def chain_binding(self, ch):  # in _Structure: it needs _items()
+        """``jump { rules }``: an anonymous chain bound to the rule (nft's
+        chain binding), kept as a regular chain named like nft names it
+        internally (``__chainN``) and attached to the table."""
+        name = f"__chain{len(self.bindings)}"
+        self.bindings.append(["chain", name, self._items(ch[1:]), 0])
+        return {ch[0].value: {"target": name}}
 
     def _items(self, ch: list) -> list:
         """Pair each block item with the separator that ends it, whose
