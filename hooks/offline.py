@@ -35,10 +35,26 @@ def external_references(html: str) -> list[str]:
     return sorted({next(g for g in m.groups() if g) for m in _EXTERNAL.finditer(html)})
 
 
+_CANONICAL = re.compile(r"""<link\b[^>]*\brel\s*=\s*["']?canonical["']?[^>]*>""", re.I)
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "//" in url else "//" + url)
+    return f"{parts.hostname or ''}:{parts.port or ''}"
+
+
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     if page.file.src_uri.endswith(".ipynb"):
         output = _MATHJAX.sub("", output)
         output = _MERMAID.sub("", output)
-    for url in external_references(output):
+    # `mkdocs serve` sets site_url to its own address: the page's canonical link
+    # (never fetched) and anything on that address are the site itself.
+    own = _origin(config.site_url) if config.site_url else None
+    checked = _CANONICAL.sub("", output)
+    for url in external_references(checked):
+        if own is not None and _origin(url) == own:
+            continue
         log.warning("%s: the page would fetch %s from outside the site", page.file.src_uri, url)
     return output

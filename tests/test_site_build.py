@@ -84,3 +84,26 @@ def test_notebooks_are_kept_without_outputs() -> None:
         code = [c for c in cells if c["cell_type"] == "code"]
         assert code, path
         assert all(c.get("outputs") == [] and c.get("execution_count") is None for c in code), path
+
+
+def test_offline_hook_allows_the_dev_server_itself(caplog: Any) -> None:
+    """`mkdocs serve` sets site_url to its own address (canonical links, livereload):
+    that is the site itself, not an outside request; anything else still warns."""
+    import importlib.util
+    import logging
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("offline_hook", ROOT / "hooks" / "offline.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="concepts/fwmark.md"))
+    config = SimpleNamespace(site_url="http://127.0.0.1:8000/")
+    html = ('<link rel="canonical" href="http://127.0.0.1:8000/concepts/fwmark/">'
+            '<script src="http://127.0.0.1:8000/livereload.js"></script>')
+    with caplog.at_level(logging.WARNING, logger="mkdocs.hooks.offline"):
+        hook.on_post_page(html, page, config)
+        assert not caplog.records
+        hook.on_post_page(html + '<script src="https://cdn.example.org/x.js"></script>', page, config)
+    assert [r.getMessage() for r in caplog.records] == [
+        "concepts/fwmark.md: the page would fetch https://cdn.example.org/x.js from outside the site"]

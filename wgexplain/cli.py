@@ -340,6 +340,7 @@ _SHELL_SYNTAX = re.compile(r"[\"'\\#\x0b\x0c\x1c-\x1f]|[^\x00-\x7f]")
 
 _BATCH_PREFIXES = (("ip", "route", "get"), ("route", "get"), ("r", "get"), ("ro", "get"),
                    ("r", "g"), ("route", "g"), ("ip", "r", "g"), ("ip", "r", "get"))
+_BATCH_FIRST = frozenset(p[0] for p in _BATCH_PREFIXES)
 
 
 def batch_tokens(line: str) -> list[str] | None:
@@ -357,7 +358,7 @@ def batch_tokens(line: str) -> list[str] | None:
         else stripped.split()
     while toks and toks[0] in ("-4", "-6", "-j", "-d", "-json", "-details"):
         toks = toks[1:]
-    for prefix in _BATCH_PREFIXES:
+    for prefix in _BATCH_PREFIXES if toks and toks[0] in _BATCH_FIRST else ():
         if tuple(toks[:len(prefix)]) == prefix:
             toks = toks[len(prefix):]
             break
@@ -429,7 +430,11 @@ def run_batch(host: Host, batch: str, out: TextIO,
     ``progress(lines_read)`` is called every 1000 lines.
     """
     from wgexplain.kernel.flowspec import FlowSpecError, parse_flowspec
-    from wgexplain.kernel.route import json_line, prepare, route_get
+    from wgexplain.kernel.route import json_line, lookup, prepare, route_get
+    from wgexplain.model import Flow
+    from wgexplain.sources._fast import slot_constructor
+
+    dst_flow = slot_constructor(Flow, ["dst"])  # Flow(dst), without the keyword __init__
 
     prepare(host)
     count = 0
@@ -445,13 +450,16 @@ def run_batch(host: Host, batch: str, out: TextIO,
             continue
         try:
             spec = parse_flowspec(toks)
-            for arg in ("dst", "src"):
-                text = spec.get(arg)
-                if text is not None:
-                    addr = _ipv4(text)
-                    if addr is not None:
-                        spec[arg] = addr
-            result = route_get(host, **spec)
+            dst = _ipv4(spec["dst"])
+            if dst is not None and len(spec) == 1:  # `route get DST` (IPv4): Flow(DST)
+                result = lookup(host, dst_flow(dst))
+            else:
+                if dst is not None:
+                    spec["dst"] = dst
+                src = _ipv4(spec["src"]) if "src" in spec else None
+                if src is not None:
+                    spec["src"] = src
+                result = route_get(host, **spec)
         except FlowSpecError as e:
             raise DumpError(name, n, e.expected, got=e.got) from None
         except UsageError as e:

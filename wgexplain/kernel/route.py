@@ -248,10 +248,11 @@ def json_line(result: RouteResult) -> str:
     """
     f = result.flow
     steps = result.steps
-    items = steps.json_items() if steps.__class__ is LazySteps else \
+    dst = addr_text(f.dst)
+    items = steps.json_items((f.dst._ip, dst)) if steps.__class__ is LazySteps else \
         [step_json(s) for s in steps]  # type: ignore[union-attr]
     src = _jaddr_kept(result.src) if result.src is not f.src else None
-    parts = [f'{{"dst": {_jaddr(f.dst)}, "type": {_jtext(result.type)}, '
+    parts = [f'{{"dst": {_jstr(dst)}, "type": {_jtext(result.type)}, '
              f'"dev": {_jtext(result.dev)}, "gateway": {_jaddr_kept(result.gateway)}, '
              f'"src": {src or _jaddr(result.src)}, "table": {_jint(result.table)}, '
              f'"rule": {_jint(result.rule)}, "steps": [{", ".join(items)}]']
@@ -1360,9 +1361,10 @@ class _Walk:
             return _end_of_rules(fast, steps)
         return _walk_steps(self.outcome(), self.fib)
 
-    def json_items(self) -> list[str]:
+    def json_items(self, dst: tuple[int, str] | None = None) -> list[str]:
         """The JSON text of each step (:func:`step_json` of :meth:`steps`), told from the
-        trail without building the steps."""
+        trail without building the steps; ``dst``: the destination and its text, when
+        known."""
         fast = self.fast
         if self.out is not None or fast is None:
             return [step_json(s) for s in self.steps()]
@@ -1385,7 +1387,9 @@ class _Walk:
                         crules, key, (ev,), fib.table_name, fib.texts, fib.leads):
                     items.append(f'{jl[1]}{_jstr(result)}, "why": {_jstr(why)}}}')
             elif event == T_NOT_FOUND:  # addresses need no escaping
-                items.append(f'{jpre}{_addr_text(key.family, key.daddr)}: the walk goes on"}}')
+                dtext = dst[1] if dst is not None and dst[0] == key.daddr else \
+                    _addr_text(key.family, key.daddr)
+                items.append(f'{jpre}{dtext}: the walk goes on"}}')
             elif hit is None:
                 items.append(jpre + '"}')
             else:
@@ -1466,15 +1470,16 @@ class LazySteps(Sequence[RouteStep]):
             self._parts = None
         return self._told
 
-    def json_items(self) -> list[str]:
+    def json_items(self, dst: tuple[int, str] | None = None) -> list[str]:
         """The JSON text of each step, as :func:`step_json` writes it (deferred rule walks
-        told straight into JSON, without building their steps, when not told yet)."""
+        told straight into JSON, without building their steps, when not told yet);
+        ``dst``: the destination (an int) and its text, when known."""
         if self._told is not None or self._parts is None:
             return [step_json(s) for s in self.told()]
         out: list[str] = []
         for part in self._parts:
             if isinstance(part, _Walk):
-                out.extend(part.json_items())
+                out.extend(part.json_items(dst))
             else:
                 out.append(step_json(part))
         return out
