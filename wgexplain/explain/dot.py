@@ -114,24 +114,12 @@ def _rule_text(rule: Rule, host: Host | None) -> str:
 
 
 def _flow_label(result: Any) -> str:
+    from wgexplain.kernel.flowspec import format_flowspec
+
     flow = getattr(result, "flow", None)
     if flow is None:
         return f"packet to {getattr(result, 'dst', '?')}"
-    bits = [f"to {flow.dst}"]
-    if flow.src is not None:
-        bits.append(f"from {flow.src}")
-    if flow.iif is not None:
-        bits.append(f"iif {flow.iif}")
-    if flow.oif is not None:
-        bits.append(f"oif {flow.oif}")
-    bits.append(f"mark {flow.mark:#x}")
-    if flow.uid is not None:
-        bits.append(f"uid {flow.uid}")
-    if flow.ipproto is not None:
-        bits.append(f"ipproto {flow.ipproto}")
-    if flow.dport is not None:
-        bits.append(f"dport {flow.dport}")
-    return "packet " + " ".join(bits)
+    return "packet " + format_flowspec(flow, mark_always=True)
 
 
 def _steps_by_rule(result: Any) -> dict[int, list[Any]]:

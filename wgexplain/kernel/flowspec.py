@@ -25,6 +25,34 @@ EXPECTED = ("`ip route get` arguments: [to] DST [from ADDR] [iif DEV] [oif DEV] 
             "[uid N] [ipproto P] [sport N] [dport N] [tos N]")
 
 
+def format_flowspec(flow: Flow, *, mark_always: bool = False) -> str:
+    """A :class:`Flow` back in the keyword syntax: ``to DST [from ADDR] ... [tos N]``.
+
+    The inverse of :func:`parse_flowspec`; ``mark_always`` also writes a zero
+    mark (the diagrams show it, since the mark decides the Mullvad rules).
+    """
+    parts = ["to", str(flow.dst)]
+    if flow.src is not None:
+        parts += ["from", str(flow.src)]
+    if flow.iif is not None:
+        parts += ["iif", flow.iif]
+    if flow.oif is not None:
+        parts += ["oif", flow.oif]
+    if flow.mark or mark_always:
+        parts += ["mark", f"0x{flow.mark:x}"]
+    if flow.uid is not None:
+        parts += ["uid", str(flow.uid)]
+    if flow.ipproto is not None:
+        parts += ["ipproto", str(flow.ipproto)]
+    if flow.sport is not None:
+        parts += ["sport", str(flow.sport)]
+    if flow.dport is not None:
+        parts += ["dport", str(flow.dport)]
+    if flow.tos:
+        parts += ["tos", f"0x{flow.tos:02x}"]
+    return " ".join(parts)
+
+
 class FlowSpecError(UsageError):
     """A flow spec that cannot be read; ``expected``/``got`` say what and where."""
 

@@ -70,26 +70,9 @@ _RTN = {str(i + 1): name for i, name in enumerate(ROUTE_TYPES)}
 
 def route_get_line(flow: Flow) -> str:
     """One ``route get`` line in iproute2's keyword syntax for a :class:`Flow`."""
-    parts = ["route", "get", "to", str(flow.dst)]
-    if flow.src is not None:
-        parts += ["from", str(flow.src)]
-    if flow.iif is not None:
-        parts += ["iif", flow.iif]
-    if flow.oif is not None:
-        parts += ["oif", flow.oif]
-    if flow.mark:
-        parts += ["mark", f"0x{flow.mark:x}"]
-    if flow.uid is not None:
-        parts += ["uid", str(flow.uid)]
-    if flow.ipproto is not None:
-        parts += ["ipproto", str(flow.ipproto)]
-    if flow.sport is not None:
-        parts += ["sport", str(flow.sport)]
-    if flow.dport is not None:
-        parts += ["dport", str(flow.dport)]
-    if flow.tos:
-        parts += ["tos", f"0x{flow.tos:02x}"]
-    return " ".join(parts)
+    from wgexplain.kernel.flowspec import format_flowspec
+
+    return "route get " + format_flowspec(flow)
 
 
 def errno_name(message: str) -> str:
