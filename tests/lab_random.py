@@ -245,3 +245,38 @@ def _random_rules(rng: random.Random, family: int, devs: list[str]) -> list[Rule
     if family == AF_INET:
         rules.append(Rule(family, 32767, table=253, origin=_origin(f"rule{family}", 91)))
     return rules
+
+
+def random_route_args(h: Any, rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """Random `ip route get` arguments: destinations in and around the host's routes,
+    sources, iif/oif, marks, tos, uid, ports."""
+    nets = [r.dst for r in h.routes] or [ipaddress.ip_network("0.0.0.0/0")]
+    addrs = [a.ip for a in h.addresses]
+    devs = [link.name for link in h.links]
+    out: list[dict[str, Any]] = []
+    for _ in range(n):
+        net = rng.choice(nets)
+        dst = net.network_address + rng.randrange(min(net.num_addresses, 1 << 16))
+        if rng.random() < 0.2:
+            dst = ipaddress.ip_address(rng.getrandbits(32)) if net.version == 4 else \
+                ipaddress.ip_address((0x20010DB8 << 96) | rng.getrandbits(64))
+        kw: dict[str, Any] = {"dst": dst}
+        same = [a for a in addrs if a.version == dst.version]
+        if rng.random() < 0.3 and same:
+            kw["src"] = rng.choice(same)
+        if rng.random() < 0.3 and devs:
+            kw["iif"] = rng.choice(devs)
+            kw["src"] = dst + 1 if rng.random() < 0.5 else kw.get("src", dst - 1)
+        elif rng.random() < 0.2 and devs:
+            kw["oif"] = rng.choice(devs)
+        if rng.random() < 0.3:
+            kw["mark"] = rng.choice(MARKS)
+        if rng.random() < 0.2 and dst.version == 4:
+            kw["tos"] = rng.choice(TOS)
+        if rng.random() < 0.2:
+            kw["uid"] = rng.choice([0, 1000, 65534])
+        if rng.random() < 0.2:
+            kw["ipproto"] = rng.choice(["tcp", "udp", "icmp"])
+            kw["sport"], kw["dport"] = rng.randrange(1, 65536), rng.choice([22, 53, 443])
+        out.append(kw)
+    return out

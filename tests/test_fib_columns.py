@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab_random import MARKS, TOS, random_host
+from lab_random import random_host, random_route_args
 from wgexplain.errors import DumpError
 from wgexplain.kernel import route as sim
 from wgexplain.kernel.fib_trie import FibTable
@@ -188,34 +188,6 @@ def _as_text(r: Route) -> str:
     return " ".join(words)
 
 
-def _flows(host: Any, rng: random.Random, n: int) -> list[dict[str, Any]]:
-    nets = [r.dst for r in host.routes]
-    addrs = [a.ip for a in host.addresses]
-    devs = [link.name for link in host.links]
-    out = []
-    for _ in range(n):
-        net = rng.choice(nets)
-        dst = net.network_address + rng.randrange(min(net.num_addresses, 1 << 16))
-        if rng.random() < 0.2:
-            dst = ipaddress.ip_address(rng.getrandbits(32)) if net.version == 4 else \
-                ipaddress.ip_address((0x20010DB8 << 96) | rng.getrandbits(64))
-        kw: dict[str, Any] = {"dst": dst}
-        same = [a for a in addrs if a.version == dst.version]
-        if rng.random() < 0.3 and same:
-            kw["src"] = rng.choice(same)
-        if rng.random() < 0.3:
-            kw["iif"] = rng.choice(devs)
-            kw["src"] = dst + 1 if rng.random() < 0.5 else kw.get("src", dst - 1)
-        elif rng.random() < 0.2:
-            kw["oif"] = rng.choice(devs)
-        if rng.random() < 0.3:
-            kw["mark"] = rng.choice(MARKS)
-        if rng.random() < 0.2 and dst.version == 4:
-            kw["tos"] = rng.choice(TOS)
-        out.append(kw)
-    return out
-
-
 def _answers(host: Any, flows: list[dict[str, Any]], explain: bool = True) -> list[str]:
     return [json.dumps(sim.route_get(host, **f, explain=explain).to_json(), sort_keys=True)
             for f in flows]
@@ -228,7 +200,7 @@ def test_lazy_host_answers_as_the_eager_one(seed: int, monkeypatch: pytest.Monke
     lazy = dataclasses.replace(base, routes=LazyRoutes([parse_routes_text(text, "ip-route.txt")]))
     eager = dataclasses.replace(base, routes=tuple(parse_routes_text(text, "ip-route.txt")))
     assert [_fields(r) for r in lazy.routes] == [_fields(r) for r in eager.routes]
-    flows = _flows(eager, random.Random(seed), 80)
+    flows = random_route_args(eager, random.Random(seed), 80)
     told_late = _answers(lazy, flows)
     assert told_late == _answers(eager, flows)
     monkeypatch.setattr(sim, "DEFER_STEPS", False)  # the steps told at once

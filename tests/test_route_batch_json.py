@@ -20,47 +20,12 @@ from hypothesis import strategies as st
 
 import wgexplain
 from _fibhost import host, route, rule
-from lab_random import MARKS, TOS, random_host
+from lab_random import random_host, random_route_args
 from wgexplain import cli
 from wgexplain.kernel import route as sim
 from wgexplain.model import AF_INET6, Origin
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mullvad"
-
-
-def _flows(h: Any, rng: random.Random, n: int) -> list[dict[str, Any]]:
-    """Random `ip route get` arguments: destinations in and around the host's routes,
-    sources, iif/oif, marks, tos, uid, ports."""
-    nets = [r.dst for r in h.routes] or [ipaddress.ip_network("0.0.0.0/0")]
-    addrs = [a.ip for a in h.addresses]
-    devs = [link.name for link in h.links]
-    out: list[dict[str, Any]] = []
-    for _ in range(n):
-        net = rng.choice(nets)
-        dst = net.network_address + rng.randrange(min(net.num_addresses, 1 << 16))
-        if rng.random() < 0.2:
-            dst = ipaddress.ip_address(rng.getrandbits(32)) if net.version == 4 else \
-                ipaddress.ip_address((0x20010DB8 << 96) | rng.getrandbits(64))
-        kw: dict[str, Any] = {"dst": dst}
-        same = [a for a in addrs if a.version == dst.version]
-        if rng.random() < 0.3 and same:
-            kw["src"] = rng.choice(same)
-        if rng.random() < 0.3 and devs:
-            kw["iif"] = rng.choice(devs)
-            kw["src"] = dst + 1 if rng.random() < 0.5 else kw.get("src", dst - 1)
-        elif rng.random() < 0.2 and devs:
-            kw["oif"] = rng.choice(devs)
-        if rng.random() < 0.3:
-            kw["mark"] = rng.choice(MARKS)
-        if rng.random() < 0.2 and dst.version == 4:
-            kw["tos"] = rng.choice(TOS)
-        if rng.random() < 0.2:
-            kw["uid"] = rng.choice([0, 1000, 65534])
-        if rng.random() < 0.2:
-            kw["ipproto"] = rng.choice(["tcp", "udp", "icmp"])
-            kw["sport"], kw["dport"] = rng.randrange(1, 65536), rng.choice([22, 53, 443])
-        out.append(kw)
-    return out
 
 
 def _eager(h: Any, kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> sim.RouteResult:
@@ -92,13 +57,13 @@ def _check(h: Any, flows: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch)
 def test_random_hosts_trail_steps_and_json_line(seed: int, monkeypatch: pytest.MonkeyPatch
                                                ) -> None:
     h = random_host(1000 + seed)
-    assert _check(h, _flows(h, random.Random(seed), 60), monkeypatch) == 60
+    assert _check(h, random_route_args(h, random.Random(seed), 60), monkeypatch) == 60
 
 
 @pytest.mark.parametrize("source", ["session-en.txt", "session-ja.txt", "bundle"])
 def test_mullvad_examples(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     h = wgexplain.load(str(EXAMPLES / source))
-    flows = _flows(h, random.Random(7), 120) + [
+    flows = random_route_args(h, random.Random(7), 120) + [
         {"dst": "1.1.1.1"}, {"dst": "1.1.1.1", "mark": 0x6D6F6C65},
         {"dst": "192.168.44.1"}, {"dst": "2606:4700::1111"}, {"dst": "10.64.0.1", "oif": "lo"}]
     _check(h, flows, monkeypatch)
@@ -160,7 +125,7 @@ def test_json_line_writes_every_key_of_to_json() -> None:
     """A key to_json() gains must be written by json_line() too: this lists them all."""
     h = wgexplain.load(str(EXAMPLES / "bundle"))
     seen: set[str] = set()
-    for kw in _flows(h, random.Random(3), 300):
+    for kw in random_route_args(h, random.Random(3), 300):
         res = sim.route_get(h, **kw)
         seen |= set(res.to_json())
         assert sim.json_line(res) == json.dumps(res.to_json(), ensure_ascii=False)
@@ -231,7 +196,7 @@ def test_lookups_create_no_reference_cycles() -> None:
     import gc
 
     for h in (wgexplain.load(str(EXAMPLES / "bundle")), random_host(5), random_host(9)):
-        flows = _flows(h, random.Random(1), 300)
+        flows = random_route_args(h, random.Random(1), 300)
         sim.prepare(h)
         gc.collect()
         gc.disable()
