@@ -238,14 +238,19 @@ def warning_lines(host: Host | None, shown: str | None, width: int | None) -> li
     return lines
 
 
+def with_warnings(text: str, ctx: click.Context, width: int | None, shown: str | None) -> str:
+    """A command's text output followed by the dump's warnings (those not already in ``shown``)."""
+    extra = warning_lines(ctx.meta.get("wgexplain.host"), shown, width)
+    return (text + "".join(x.plain + "\n" for x in extra)).rstrip("\n")
+
+
 def _route_text(result: Any, ctx: click.Context) -> str:
     from wgexplain.explain.route_text import format_text
     from wgexplain.explain.wrap import output_width
 
     width = output_width()
     text = format_text(result, width)
-    extra = warning_lines(ctx.meta.get("wgexplain.host"), text, width)
-    return (text + "".join(x.plain + "\n" for x in extra)).rstrip("\n")
+    return with_warnings(text, ctx, width, shown=text)
 
 
 def _route_json(result: Any, ctx: click.Context) -> str:

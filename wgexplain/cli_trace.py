@@ -63,14 +63,12 @@ def _trace_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trace_text(result: Any, ctx: click.Context) -> str:
-    from wgexplain.cli import warning_lines
+    from wgexplain.cli import with_warnings
     from wgexplain.explain.trace_text import to_text
     from wgexplain.explain.wrap import output_width
 
     width = output_width()
-    text = to_text(result, width)
-    extra = warning_lines(ctx.meta.get("wgexplain.host"), None, width)
-    return (text + "".join(x.plain + "\n" for x in extra)).rstrip("\n")
+    return with_warnings(to_text(result, width), ctx, width, shown=None)
 
 
 def _trace_json(result: Any, ctx: click.Context) -> str:
