@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
 import sys
 import time
@@ -49,7 +50,9 @@ from wgexplain import ruleset as rs  # noqa: E402
 from wgexplain.errors import DumpError  # noqa: E402
 from wgexplain.sources import nft  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "nftables"
+#: ../shared/corpus/nftables beside the repository; WGEXPLAIN_NFT_CORPUS names another place
+#: (a git worktree elsewhere)
+CORPUS = Path(os.environ.get("WGEXPLAIN_NFT_CORPUS") or ROOT.parent / "shared" / "corpus" / "nftables")
 
 
 @dataclass

@@ -445,6 +445,8 @@ def _set_from_json(kind: str, v: dict, origin: Origin) -> Set | Map:
         handle=v.get("handle"), origin=origin)
     if kind == "map":
         data = v.get("map")
+        if isinstance(data, str) and " . " in data:  # nft -j prints a concatenated data type as text
+            data = tuple(data.split(" . "))
         return Map(map=tuple(data) if isinstance(data, list) else data, **common)
     return Set(**common)
 
@@ -1631,11 +1633,9 @@ def _typeof_type(expr_json: Any) -> Any:
     """Datatype of a ``typeof`` expression (what ``nft -j`` lists as ``type``)."""
     if isinstance(expr_json, dict) and "concat" in expr_json:
         return tuple(_typeof_type(e) for e in expr_json["concat"])
-    try:
-        e = expr_from_json(expr_json)
-    except Exception:
-        return None
-    return _datatype(e)
+    if isinstance(expr_json, str):  # a datatype named after ':' (``typeof ip saddr : verdict``)
+        return expr_json
+    return _datatype(expr_from_json(expr_json))
 
 
 _PAYLOAD_TYPES = {
@@ -1661,7 +1661,19 @@ _CT_TYPES = {"mark": "mark", "state": "ct_state", "status": "ct_status", "zone":
              "ip6 daddr": "ipv6_addr", "proto-src": "inet_service", "proto-dst": "inet_service"}
 
 
-def _datatype(e: Expr) -> str | None:
+_FIB_TYPES = {"oif": "iface_index", "oifname": "ifname", "type": "fib_addrtype"}
+_SOCKET_TYPES = {"mark": "mark", "cgroupv2": "cgroupv2"}
+_RT_TYPES = {"classid": "realm", "ipsec": "boolean"}
+
+
+def _datatype(e: Expr) -> str:
+    """The datatype nft gives a ``typeof`` expression (what ``nft -j`` lists
+    as the set's ``type``): each expression's ``dtype`` in nft's
+    src/payload.c, meta.c, ct.c, exthdr.c, ... Expressions without a datatype
+    of their own are ``integer`` (raw payload ``@ih,32,32``, ``vlan id``,
+    ``ip hdrlength``, ``tcp option maxseg size``, ``numgen``, ``ipsec in
+    reqid``); ``osf name`` is a ``string`` (checked with nft 1.0.6 on every
+    ``typeof`` of the conformance corpus)."""
     if isinstance(e, Payload) and e.protocol:
         if e.field in ("sport", "dport"):
             return "inet_service"
@@ -1670,7 +1682,19 @@ def _datatype(e: Expr) -> str | None:
         return _META_TYPES.get(e.key, "integer")
     if isinstance(e, Ct):
         return _CT_TYPES.get(e.key, "integer")
-    return None
+    if isinstance(e, Osf):
+        return "string"
+    if isinstance(e, Fib):
+        return _FIB_TYPES.get(e.result, "integer")
+    if isinstance(e, Socket):
+        return _SOCKET_TYPES.get(e.key, "integer")
+    if isinstance(e, Rt):
+        if e.key == "nexthop":
+            return "ipv6_addr" if e.family == "ip6" else "ipv4_addr"
+        return _RT_TYPES.get(e.key, "integer")
+    if isinstance(e, Ipsec) and e.key in ("saddr", "daddr"):
+        return "ipv6_addr" if e.family == "ip6" else "ipv4_addr"
+    return "integer"
 
 
 def _typeof_text(expr_json: Any) -> str:
