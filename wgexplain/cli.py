@@ -254,7 +254,29 @@ def _route_text(result: Any, ctx: click.Context) -> str:
 
 
 def _route_json(result: Any, ctx: click.Context) -> str:
-    return json.dumps(result.to_json(), ensure_ascii=False)
+    from wgexplain.explain.summary import fold_json_steps
+
+    obj = result.to_json()
+    obj["steps"] = fold_json_steps(obj["steps"])  # long runs of rules: one step each
+    return json.dumps(obj, ensure_ascii=False)
+
+
+#: a batch line longer than this may hold a long run of rule steps to fold
+_FOLD_ABOVE = 20_000
+
+
+def _folded_line(line: str) -> str:
+    """A batch JSON line with its long runs of rule steps folded, as ``--json`` prints them."""
+    if len(line) <= _FOLD_ABOVE:
+        return line
+    from wgexplain.explain.summary import fold_json_steps
+
+    obj = json.loads(line)
+    steps = fold_json_steps(obj["steps"])
+    if steps is obj["steps"]:
+        return line
+    obj["steps"] = steps
+    return json.dumps(obj, ensure_ascii=False)
 
 
 register_format("route", "text", _route_text)
@@ -471,7 +493,7 @@ def run_batch(host: Host, batch: str, out: TextIO,
         except UsageError as e:
             raise batch_line_error(name, n, line, e) from None
         # json.dumps(result.to_json(), ensure_ascii=False), byte for byte, faster
-        out.write(json_line(result))
+        out.write(_folded_line(json_line(result)))
         out.write("\n")
         count += 1
     out.flush()
@@ -561,12 +583,14 @@ def show_lines(d: dict[str, Any], width: int | None = None) -> list[Any]:
 
     out.append(Text.assemble(("source: ", "bold"), str(d["source"])))
     heading("links and addresses:")
+    by_dev: dict[str, list[dict[str, Any]]] = {}  # one pass, not links x addresses
+    for a in d["addresses"]:
+        by_dev.setdefault(a["dev"], []).append(a)
     for link in d["links"]:
         flags = ",".join(link["flags"])
         fact("  ", f"{link['index']}: {link['name']} <{flags}> mtu {link['mtu']}")
-        for a in d["addresses"]:
-            if a["dev"] == link["name"]:
-                fact("      ", f"{a['address']} scope {a['scope']} {' '.join(a['flags'])}".rstrip())
+        for a in by_dev.get(link["name"], ()):
+            fact("      ", f"{a['address']} scope {a['scope']} {' '.join(a['flags'])}".rstrip())
     names = {x["name"] for x in d["links"]}
     for a in d["addresses"]:
         if a["dev"] not in names:

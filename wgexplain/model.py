@@ -372,21 +372,32 @@ class Host:
     #: raw blocks read but not interpreted by the iproute2 readers (e.g. the
     #: nft text before issue 3's parser reads it): (command, first line, text)
     blocks: tuple[tuple[str, Origin, str], ...] = ()
+    #: the indexes :meth:`link`, :meth:`link_by_index` and :meth:`addresses_of` answer
+    #: from, built on first use (not a field of the data: no init, compare or repr;
+    #: ``dataclasses.replace`` makes a copy without them)
+    _index: "_HostIndex | None" = field(default=None, init=False, repr=False, compare=False,
+                                        hash=False)
+
+    def _indexes(self) -> "_HostIndex":
+        """The lookup indexes (``dev_get_by_name()``'s name hash and friends), built once."""
+        idx = self._index
+        if idx is None:
+            idx = _HostIndex(self)
+            object.__setattr__(self, "_index", idx)
+        return idx
 
     def link(self, name: str) -> Link | None:
-        for link in self.links:
-            if link.name == name:
-                return link
-        return None
+        """The link named ``name`` (the first one listed), as ``dev_get_by_name()``."""
+        return self._indexes().by_name.get(name)
 
     def link_by_index(self, index: int) -> Link | None:
-        for link in self.links:
-            if link.index == index:
-                return link
-        return None
+        """The link with ifindex ``index``, as ``dev_get_by_index()``."""
+        return self._indexes().by_ifindex.get(index)
 
     def addresses_of(self, dev: str, family: int | None = None) -> list[Address]:
-        return [a for a in self.addresses if a.dev == dev and (family is None or a.family == family)]
+        """The addresses on ``dev`` (of ``family``), in the order listed."""
+        on_dev = self._indexes().by_dev.get(dev, ())
+        return [a for a in on_dev if family is None or a.family == family]
 
     def rules_of(self, family: int) -> list[Rule]:
         """Rules of one family in the order the kernel walks them (by pref, stable)."""
@@ -400,6 +411,22 @@ class Host:
 
     def sysctl(self, key: str, default: str | None = None) -> str | None:
         return self.sysctls.get(key, default)
+
+
+class _HostIndex:
+    """Dicts over a :class:`Host`'s links and addresses: each lookup O(1), not a scan."""
+
+    __slots__ = ("by_name", "by_ifindex", "by_dev")
+
+    def __init__(self, host: Host) -> None:
+        self.by_name: dict[str, Link] = {}
+        self.by_ifindex: dict[int, Link] = {}
+        for link in host.links:
+            self.by_name.setdefault(link.name, link)
+            self.by_ifindex.setdefault(link.index, link)
+        self.by_dev: dict[str, list[Address]] = {}
+        for a in host.addresses:
+            self.by_dev.setdefault(a.dev, []).append(a)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +458,8 @@ def as_dict(obj: Any) -> Any:
     import dataclasses
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.name.startswith("_")}
     if isinstance(obj, (list, tuple, LazyRoutes)) or (
             isinstance(obj, Sequence) and not isinstance(obj, (str, bytes))):
         return [as_dict(x) for x in obj]

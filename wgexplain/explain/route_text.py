@@ -11,13 +11,15 @@ main, ``src`` when the kernel chose a different source than ``from``,
 dropped.
 
 Then one line per step: rule, action, result, why — aligned, the deciding
-step highlighted, derived facts marked ``(derived)``.
+step highlighted, derived facts marked ``(derived)``; a long run of rules
+that did not decide is one line (:mod:`wgexplain.explain.summary`).
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from wgexplain.explain.summary import fold_steps, rule_label
 from wgexplain.explain.wrap import MIN_WIDTH, wrap_hanging
 from wgexplain.kernel.route import RouteResult
 from wgexplain.model import AF_INET
@@ -97,16 +99,15 @@ def render(result: RouteResult, width: int | None = None) -> Text:
     out = Text()
     for kernel_line in kernel_lines(result):
         out.append(kernel_line + "\n", style="bold")
-    steps = result.steps
+    steps, decisive = fold_steps(result.steps, result.decisive)  # long runs: one step
     if steps:
-        rule_w = max(len("-" if s.rule is None else str(s.rule)) for s in steps)
+        rule_w = max(len(rule_label(s)) for s in steps)
         act_w = max(len(s.action) for s in steps)
         res_w = max(len(s.result) for s in steps)
-        decisive = result.decisive
         column = 2 + rule_w + 2 + act_w + 2 + res_w + 2
         narrow = width is not None and width - column < MIN_WIDTH  # the reason goes below
         for i, s in enumerate(steps):
-            rule = "-" if s.rule is None else str(s.rule)
+            rule = rule_label(s)
             mark = ">" if i == decisive else " "
             line = Text()
             line.append(f"{mark} ", style="bold magenta" if i == decisive else "")

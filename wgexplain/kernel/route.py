@@ -357,9 +357,11 @@ class _Fib:
             k: _fib_table(k, parts) for k, parts in groups.items()}
         links = sorted(host.links, key=lambda link: link.index)
         self.dev_order: list[str] = [link.name for link in links]
-        for name in [a.dev for a in host.addresses]:
-            if name not in self.dev_order:
-                self.dev_order.append(name)
+        seen = set(self.dev_order)  # a set: a list's `in` made this quadratic in links
+        for a in host.addresses:
+            if a.dev not in seen:
+                seen.add(a.dev)
+                self.dev_order.append(a.dev)
         self.known_devs: set[str] = set(self.dev_order) | route_devs
         self.loopback = next((link.name for link in links
                               if "LOOPBACK" in link.flags or link.link_type == "loopback"), "lo")

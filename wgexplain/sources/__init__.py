@@ -40,13 +40,23 @@ def load(source: str | os.PathLike[str], *, text: str | None = None,
     if os.fspath(source) == "--live" and text is None:
         from wgexplain.sources.live import load_live
 
-        return load_live()
-    return complete(load_raw(source, text=text, table_names=table_names))
+        return _counted(load_live())
+    return _counted(complete(load_raw(source, text=text, table_names=table_names)))
+
+
+def _counted(host: Host) -> Host:
+    """The host with its alike warnings counted once (:mod:`wgexplain.sources.warnings`)."""
+    from dataclasses import replace
+
+    from wgexplain.sources.warnings import collapse_warnings
+
+    warnings = collapse_warnings(host.warnings)
+    return host if warnings == host.warnings else replace(host, warnings=warnings)
 
 
 def load_text(text: str, name: str, *, table_names: dict[str, int] | None = None) -> Host:
     """Read text in hand (a pasted session, a ruleset...) named ``name`` in messages."""
-    return complete(load_raw(name, text=text, table_names=table_names))
+    return _counted(complete(load_raw(name, text=text, table_names=table_names)))
 
 
 def load_raw(source: str | os.PathLike[str], *, text: str | None = None,
