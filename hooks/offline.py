@@ -7,6 +7,8 @@ src>``, ``<link href>``, ``<img src>``, ``<iframe src>``, ``<source src>``,
 CSS ``url()`` or ``@import`` pointing off-site is logged as a warning,
 which fails ``mkdocs build --strict``. Plain ``<a href>`` links to other
 sites are fine: a reader follows them, the page does not fetch them.
+After the build, every stylesheet in the site is checked the same way
+(``url()`` and ``@import``): a theme or plugin asset can fetch too.
 """
 
 from __future__ import annotations
@@ -58,3 +60,24 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
             continue
         log.warning("%s: the page would fetch %s from outside the site", page.file.src_uri, url)
     return output
+
+
+_CSS_EXTERNAL = re.compile(
+    r"""url\(\s*["']?(?P<a>(?:https?:)?//[^"')\s]+)|@import\s+(?:url\()?\s*["']?(?P<b>(?:https?:)?//[^"')\s;]+)""",
+    re.I,
+)
+
+
+def css_external_references(css: str) -> list[str]:
+    """Every URL on another host that a stylesheet would fetch (``url()``, ``@import``)."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)  # comments fetch nothing (licence links)
+    return sorted({next(g for g in m.groups() if g) for m in _CSS_EXTERNAL.finditer(css)})
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    from pathlib import Path
+
+    site = Path(config.site_dir)
+    for css in sorted(site.rglob("*.css")):
+        for url in css_external_references(css.read_text(encoding="utf-8", errors="replace")):
+            log.warning("%s: the stylesheet would fetch %s from outside the site", css.relative_to(site), url)

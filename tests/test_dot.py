@@ -53,6 +53,11 @@ class Dot:
         return any((x, y) == (a, b) for x, y, _ in self.edges)
 
 
+def flat(label: str) -> str:
+    """A label read as one line: labels wrap to fit a documentation column."""
+    return " ".join(label.split("\n"))
+
+
 def parse(g: graphviz.Digraph) -> Dot:
     """Nodes (with their last attributes), edges and clusters of a Digraph's source."""
     out = Dot()
@@ -174,8 +179,8 @@ def test_ladder_walks_every_rule_in_pref_order() -> None:
     chain = ["packet"] + [f"rule_{p}" for p in prefs]
     for a, b in zip(chain, chain[1:]):
         assert d.has_edge(a, b)
-    assert d.nodes["rule_32765"]["label"] == "32765: not from all fwmark 0x6d6f6c65 lookup 1836018789"
-    assert d.nodes["rule_32764"]["label"] == "32764: from all lookup main suppress_prefixlength 0"
+    assert flat(d.nodes["rule_32765"]["label"]) == "32765: not from all fwmark 0x6d6f6c65 lookup 1836018789"
+    assert flat(d.nodes["rule_32764"]["label"]) == "32764: from all lookup main suppress_prefixlength 0"
 
 
 def test_ladder_path_strong_until_decisive_rule_then_faint() -> None:
@@ -195,13 +200,13 @@ def test_ladder_suppressed_lookup_is_a_dashed_loop() -> None:
     back = d.edge("lookup_32764_0", "rule_32764")
     assert into["style"] == "dashed" and back["style"] == "dashed"
     assert back["label"] == "suppressed: /0 ≤ 0"
-    assert "default via 192.168.44.1 dev wlp0s20f3" in d.nodes["lookup_32764_0"]["label"]
+    assert "default via 192.168.44.1 dev wlp0s20f3" in flat(d.nodes["lookup_32764_0"]["label"])
 
 
 def test_ladder_final_table_route_device() -> None:
     d = parse(dot.rule_ladder(TO_1111, HOST))
     assert strong(d.edge("rule_32765", "lookup_32765_0"))
-    assert d.nodes["lookup_32765_0"]["label"] == "table 1836018789\ndefault dev wg-mullvad proto static"
+    assert flat(d.nodes["lookup_32765_0"]["label"]) == "table 1836018789 default dev wg-mullvad proto static"
     assert strong(d.edge("lookup_32765_0", "outcome"))
     assert d.nodes["outcome"]["label"].startswith("dev wg-mullvad")
     assert "src 10.147.23.252" in d.nodes["outcome"]["label"]
@@ -276,7 +281,7 @@ def test_journey_hooks_as_clusters_and_route_as_diamond() -> None:
     assert d.nodes["route_decision"]["shape"] == "diamond"
     # consecutive steps of one chain collapse into one node naming the deciding rule
     assert "chain_output_inet_mullvad_output" in d.nodes
-    assert "rule 15: oif \"wg-mullvad\" accept" in d.nodes["chain_output_inet_mullvad_output"]["label"]
+    assert "rule 15: oif \"wg-mullvad\" accept" in flat(d.nodes["chain_output_inet_mullvad_output"]["label"])
     assert strong(d.edge("start", "route_decision"))
     assert strong(d.edge("route_decision", "chain_output_inet_mullvad_mangle"))
     assert strong(flow(d, "chain_output_inet_mullvad_mangle", "chain_output_inet_mullvad_output"))
@@ -290,16 +295,49 @@ def test_journey_encapsulation_is_a_nested_cluster() -> None:
     assert strong(flow(d, "chain_postrouting_inet_mullvad_nat", "end"))
     assert strong(d.edge("end", "tunnel"))
     link = d.edge("tunnel", "outer_start")
-    assert link["label"] == "encrypted, sent again" and link["constraint"] == "false"
+    assert link["label"] == "encrypted, sent again"
+    assert "constraint" not in link  # the nested journey continues below: the picture reads top down
     assert "leaves by wlp0s20f3" in d.nodes["outer_end"]["label"]
-    assert "mark 0x6d6f6c65" in d.nodes["outer_end"]["label"]
+    assert "mark 0x6d6f6c65" in flat(d.nodes["outer_end"]["label"])
 
 
-def test_journey_untouched_hooks_are_faint() -> None:
-    d = parse(dot.journey(INNER))
-    for hook in ("prerouting", "input", "forward"):
-        assert faint(d.nodes[f"skeleton_{hook}"])
-    assert "skeleton_output" not in d.nodes
+def test_journey_reads_top_down_and_names_untouched_hooks() -> None:
+    g = dot.journey(INNER)
+    assert re.search(r"\brankdir=TB\b", g.source)
+    assert "rank=same" not in g.source  # one column: a phone scrolls down, not sideways
+    title = flat(_attrs(re.search(r"^\s*(fontsize=12 label=.*)$", g.source, re.M).group(1))["label"])  # type: ignore[union-attr]
+    assert title.startswith("the packet's journey (verdict: accept)")
+    assert "hooks not crossed: PREROUTING, INPUT, FORWARD" in title
+    assert "OUTPUT" not in title.split("crossed:")[1]
+
+
+def test_journey_shows_a_rule_text_equal_to_the_previous_chains() -> None:
+    """Two chains in a row whose deciding rules read the same are two rules: both are drawn.
+    (The seed's DNS: mangle and output both hold `oif "wg-mullvad" udp dport 53 ...`.)"""
+    dns = 'oif "wg-mullvad" udp dport 53 ip daddr 10.64.0.1 accept'
+    data = {"verdict": "accept", "steps": [
+        {"stage": "hook", "hook": "output", "table": "inet mullvad", "chain": "mangle", "rule": 1,
+         "text": dns, "verdict": "accept"},
+        {"stage": "hook", "hook": "output", "table": "inet mullvad", "chain": "output", "rule": 11,
+         "text": dns, "verdict": "accept"},
+        # a second step of the same rule in the same chain adds only its outcome
+        {"stage": "hook", "hook": "output", "table": "inet mullvad", "chain": "output", "rule": 11,
+         "text": dns, "effect": "counted"},
+    ]}
+    d = parse(dot.journey(data))
+    assert f"rule 1: {dns}" in flat(d.nodes["chain_output_inet_mullvad_mangle"]["label"])
+    output = flat(d.nodes["chain_output_inet_mullvad_output"]["label"])
+    assert f"rule 11: {dns}" in output
+    assert output.count(dns) == 1 and "⇒ counted" in output
+
+
+def test_seed_dns_journey_labels_both_dns_rules(seed: Host) -> None:
+    import wgexplain
+
+    d = parse(dot.journey(wgexplain.trace(seed, "10.64.0.1", proto="udp", dport=53)))
+    dns = 'oif "wg-mullvad" udp dport 53 ip daddr 10.64.0.1 accept'
+    assert dns in flat(d.nodes["chain_output_inet_mullvad_mangle"]["label"])
+    assert dns in flat(d.nodes["chain_output_inet_mullvad_output"]["label"])
 
 
 def test_journey_reject_and_unmodelled() -> None:
@@ -378,7 +416,7 @@ def test_to_svg_is_inlineable_with_unique_ids() -> None:
     ids_a = set(re.findall(r'id="([^"]+)"', a))
     ids_b = set(re.findall(r'id="([^"]+)"', b))
     assert ids_a and not ids_a & ids_b
-    assert "32765: not from all fwmark 0x6d6f6c65 lookup 1836018789" in a
+    assert ">32765: not from all fwmark</text>" in a and ">0x6d6f6c65 lookup 1836018789</text>" in a
 
 
 def test_ladder_shows_checks_that_are_not_rules() -> None:
@@ -430,7 +468,7 @@ def test_seed_journey_nests_the_encrypted_packet(seed: Host) -> None:
     assert "cluster_encapsulated" in d.clusters
     assert d.nodes["end"]["label"].startswith("leaves by wg-mullvad")
     assert d.nodes["outer_end"]["label"].startswith("leaves by wlp0s20f3")
-    assert "rule 15: oif \"wg-mullvad\" accept" in d.nodes["chain_output_inet_mullvad_output"]["label"]
+    assert "rule 15: oif \"wg-mullvad\" accept" in flat(d.nodes["chain_output_inet_mullvad_output"]["label"])
 
 
 def test_seed_journey_of_rejected_dns(seed: Host) -> None:

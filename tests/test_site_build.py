@@ -44,7 +44,7 @@ def test_outputs_come_from_the_code(site_build: SiteBuild) -> None:
     assert site_build.returncode == 0, site_build.output[-4000:]
     site = site_build.site
     index = (site / "index.html").read_text()
-    assert index.count('<div class="wgx-diagram"><svg') >= 1
+    assert index.count('<div class="wgx-diagram" style="--wgx-width: ') >= 1
     assert "1836018789" in index and "wg-mullvad" in index
     cli = (site / "reference/cli/index.html").read_text()
     assert "Usage: wgexplain [OPTIONS] COMMAND" in cli
@@ -107,3 +107,21 @@ def test_offline_hook_allows_the_dev_server_itself(caplog: Any) -> None:
         hook.on_post_page(html + '<script src="https://cdn.example.org/x.js"></script>', page, config)
     assert [r.getMessage() for r in caplog.records] == [
         "concepts/fwmark.md: the page would fetch https://cdn.example.org/x.js from outside the site"]
+
+
+def test_no_stylesheet_fetches_from_outside(site_build: SiteBuild) -> None:
+    """markdown-exec's pyodide stylesheet once @imported a CDN; the HTML check did not see it."""
+    assert site_build.returncode == 0, site_build.output[-4000:]
+    external = _offline_hook().css_external_references
+    found = {str(p.relative_to(site_build.site)): external(p.read_text(errors="replace"))
+             for p in site_build.site.rglob("*.css")}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert not (site_build.site / "assets" / "_markdown_exec_pyodide.css").exists()
+
+
+def test_css_check_sees_imports_and_urls() -> None:
+    external = _offline_hook().css_external_references
+    css = ('html[data-theme="light"] { @import "https://cdn.example/t.css" }\n'
+           '/* https://fontawesome.com/license in a comment */ a{background:url(//img.example/i.png)}'
+           ' b{background:url(data:image/svg+xml;x)} c{background:url("../img/local.png")}')
+    assert external(css) == ["//img.example/i.png", "https://cdn.example/t.css"]

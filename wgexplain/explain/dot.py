@@ -191,7 +191,7 @@ def rule_ladder(result: Any, host: Host | None = None) -> graphviz.Digraph:
         attrs: dict[str, str] = dict(STRONG if matched else FAINT)
         if pref == decisive:
             attrs.update(style="rounded,filled", fillcolor=MATCH_FILL)
-        g.node(rid, text, **attrs)
+        g.node(rid, _wrap(text, 30, 4), **attrs)
         # the ladder: each rule leads to the next; strong where the packet went
         g.edge(previous, rid, **(STRONG if (previous, rid) in taken else FAINT))
         previous = rid
@@ -218,7 +218,7 @@ def _draw_step(g: graphviz.Digraph, rid: str, step: Any, n: int, host: Host | No
     route = getattr(step, "route", None)
     label = f"table {name}"
     if route is not None:
-        label += "\n" + _wrap(format_route(route), 40, 3)
+        label += "\n" + _wrap(format_route(route), 28, 4)
     with g.subgraph() as same:
         same.attr(rank="same")
         same.node(rid)
@@ -304,12 +304,13 @@ def _wrap(text: str, width: int = 30, lines: int = 3) -> str:
 def _route_label(step: Mapping[str, Any]) -> str:
     """A routing decision: the rule and table that decided, and the device (or errno)."""
     why = str(step.get("why", ""))
-    title = "re-route" if "ip_route_me_harder" in why else "routing\ndecision"
+    title = "re-route" if "ip_route_me_harder" in why else "routing decision"
     route = step.get("route")
     if isinstance(route, Mapping):
         lines = [title]
         if route.get("rule") is not None:
-            lines.append(f"rule {route['rule']}, table {route.get('table')}")
+            lines.append(f"rule {route['rule']}")
+            lines.append(f"table {route.get('table')}")
         outcome = route.get("error") or (f"dev {route['dev']}" if route.get("dev") else route.get("type"))
         lines.append(f"→ {outcome}")
         return "\n".join(lines)
@@ -343,13 +344,15 @@ def _journey_nodes(data: Mapping[str, Any]) -> list[tuple[str, str, dict[str, st
             verdict = step.get("verdict") or ""
             lines: list[str] = []
             rule, text, effect = step.get("rule"), step.get("text"), step.get("effect")
-            if text and (verdict or effect) and text != last_text:
-                lines.append(_wrap((f"rule {rule}: " if rule not in (None, "") else "") + str(text), 34, 3))
+            # a rule's text once per chain: a later step of the same rule adds only its outcome
+            # (the same text in another chain is another rule, and is shown again)
+            if text and (verdict or effect) and (key, text) != last_text:
+                lines.append(_wrap((f"rule {rule}: " if rule not in (None, "") else "") + str(text), 30, 3))
             if effect:
-                lines.append("⇒ " + _wrap(str(effect), 32, 2))
+                lines.append("⇒ " + _wrap(str(effect), 28, 2))
             if verdict:
                 lines.append(f"→ {verdict}")
-            last_text = text
+            last_text = (key, text)
             if key == last_chain and stops:
                 # a later step in the same chain: its lines follow, the last one decided
                 sid, _, sattrs, shook = stops[-1]
@@ -377,7 +380,7 @@ def _journey_nodes(data: Mapping[str, Any]) -> list[tuple[str, str, dict[str, st
                           {"shape": "box3d", "style": "filled", "fillcolor": MATCH_FILL}, hook))
         elif stage == "tunnel":
             if step.get("endpoint"):
-                what = f"encrypt for peer {step['endpoint']}"
+                what = f"encrypt for peer\n{step['endpoint']}"
                 if step.get("fwmark") is not None:
                     what += f"\nfwmark {int(step['fwmark']):#x}" + (" (inferred)" if step.get("inferred") else "")
             else:
@@ -410,7 +413,9 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
     else:
         first = start_label.get(direction, "packet")
     packet = data.get("packet")
-    g.node(start, first + (f"\n{_wrap(packet, 30, 2)}" if packet else ""), shape="oval", **STRONG)
+    # a box, not an oval: an oval's width grows with its height, and the column is narrow
+    g.node(start, first + (f"\n{_wrap(packet, 30, 3)}" if packet else ""), shape="box", style="rounded,bold",
+           **STRONG)
 
     hooks_seen: list[str] = []
     by_hook: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
@@ -424,13 +429,11 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
             loose.append((prefix + sid, label, attrs))
     for hook in hooks_seen:
         with g.subgraph(name=f"cluster_{prefix}hook_{_id(hook)}") as c:
-            # one column per hook: what ran there is stacked, in order, top down
+            # one box per hook: what ran there is stacked inside, in order, top down
             c.attr(label=hook.upper(), style="rounded", color=STRONG["color"], fontcolor="#1a237e",
                    penwidth="1.5")
-            with c.subgraph() as column:
-                column.attr(rank="same")
-                for sid, label, attrs in by_hook[hook]:
-                    column.node(sid, label, **attrs)
+            for sid, label, attrs in by_hook[hook]:
+                c.node(sid, label, **attrs)
     for sid, label, attrs in loose:
         g.node(sid, label, **attrs)
 
@@ -444,7 +447,7 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
         if egress.get("mark"):
             bits.append(f"mark {int(egress['mark']):#x}")
         where = "delivered to a local socket" if egress.get("local") else f"leaves by {egress.get('dev')}"
-        g.node(end, f"{where}\n" + _wrap(" ".join(bits), 34), shape="box3d", style="filled",
+        g.node(end, f"{where}\n" + _wrap(" ".join(bits), 30), shape="box3d", style="filled",
                fillcolor=MATCH_FILL, **STRONG)
     else:
         errno = data.get("errno")
@@ -458,20 +461,14 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
         order = [start] + ids[:-1] + [end, ids[-1]]
     else:
         order = [start] + ids + [end]
-    column_of = {sid: hook for hook, members in by_hook.items() for sid, _, _ in members}
     for a, b in zip(order, order[1:]):
-        if column_of.get(a) is not None and column_of.get(a) == column_of.get(b):
-            # within one column (one rank): dot draws a flat edge from bottom to top in LR
-            # layouts, so the edge is declared reversed and drawn back: it reads top down
-            g.edge(b, a, dir="back", **STRONG)
-        else:
-            g.edge(a, b, **STRONG)
+        g.edge(a, b, **STRONG)
     last = order[-1]
 
     nested = (
-        ("encapsulated", "outer_", "WireGuard encapsulation: the outer UDP packet's own journey",
+        ("encapsulated", "outer_", "WireGuard encapsulation:\nthe outer UDP packet's own journey",
          "encrypted, sent again"),
-        ("decapsulated", "inner_", "WireGuard decapsulation: the inner packet's own journey",
+        ("decapsulated", "inner_", "WireGuard decapsulation:\nthe inner packet's own journey",
          "decrypted, received again"),
     )
     for key, tag, title, how in nested:
@@ -482,20 +479,14 @@ def _draw_journey(g: graphviz.Digraph, data: Mapping[str, Any], prefix: str, dep
             c.attr(label=title, style="rounded,filled", fillcolor=TUNNEL_FILL, color="#00695c",
                    fontcolor="#004d40")
             first, _ = _draw_journey(c, inner, f"{prefix}{tag}", depth + 1)
-        # constraint=false: the nested journey is drawn below, not further right
-        g.edge(last, first, label=how, style="bold", color="#00695c", fontcolor="#004d40", constraint="false")
+        # the nested journey continues below: the picture reads top to bottom
+        g.edge(last, first, label=how, style="bold", color="#00695c", fontcolor="#004d40")
     return start, last
 
 
-def _faint_skeleton(g: graphviz.Digraph, touched: set[str]) -> None:
-    """The hooks this packet did not touch, faint, for orientation."""
-    missing = [h for h in HOOK_ORDER[1:-1] if h not in touched]
-    if not missing:
-        return
-    with g.subgraph(name="cluster_untouched") as c:
-        c.attr(label="hooks not crossed", style="dashed", color=FAINT["color"], fontcolor=FAINT["fontcolor"])
-        for hook in missing:
-            c.node(_id("skeleton", hook), hook.upper(), shape="box", style="rounded,dashed", **FAINT)
+def _untouched(touched: set[str]) -> list[str]:
+    """The hooks of the packet-flow figure this packet did not cross (named in the title)."""
+    return [h for h in HOOK_ORDER[1:-1] if h not in touched]
 
 
 def _touched_hooks(data: Mapping[str, Any]) -> set[str]:
@@ -504,14 +495,14 @@ def _touched_hooks(data: Mapping[str, Any]) -> set[str]:
 
 
 def journey(trace: Any) -> graphviz.Digraph:
-    """The journey of one packet, hooks left to right.
+    """The journey of one packet, top to bottom.
 
     Follows the Netfilter packet-flow figure: routing decisions are
     diamonds (``ip_route_output_key_hash_rcu()``, and the re-route of
     ``ip_route_me_harder()`` after a ``type route`` chain changed the mark),
     each hook a box holding the chains that ran there (``nf_hook_slow()``
-    walking them in priority order), the taken path strong. Hooks the
-    packet never crossed are drawn faint. When the packet leaves by a
+    walking them in priority order), the taken path strong. The hooks the
+    packet never crossed are named in the title. When the packet leaves by a
     WireGuard device, the encrypted outer packet's own journey sits in a
     nested cluster, as ``wg_packet_send_staged_packets()`` sends it again.
 
@@ -519,11 +510,14 @@ def journey(trace: Any) -> graphviz.Digraph:
     dict (the DESIGN.md contract).
     """
     data = _as_json(trace)
-    g = _graph("journey", rankdir="LR")
+    g = _graph("journey", rankdir="TB")
     verdict = data.get("verdict") or "?"
-    g.attr(label=f"the packet's journey (verdict: {verdict})", labelloc="t", fontsize="12")
+    title = f"the packet's journey (verdict: {verdict})"
+    missing = _untouched(_touched_hooks(data))
+    if missing:
+        title += "\n" + _wrap("hooks not crossed: " + ", ".join(h.upper() for h in missing), 34, 3)
+    g.attr(label=title, labelloc="t", fontsize="12")
     _draw_journey(g, data, "", 0)
-    _faint_skeleton(g, _touched_hooks(data))
     if data.get("exact") is False:
         g.node("inexact", "not exact: a step above is not modelled", shape="note", style="dashed", **FAINT)
     return g
@@ -593,7 +587,7 @@ def chain_map(ruleset: Any) -> graphviz.Digraph:
                 chain_ids[(str(table.family), str(table.name), str(chain.name))] = cid
                 nrules = len(getattr(chain, "rules", ()) or ())
                 if getattr(chain, "hook", None):
-                    head = f"type {chain.type} hook {chain.hook} priority {_priority_text(chain)}"
+                    head = f"type {chain.type} hook {chain.hook}\npriority {_priority_text(chain)}"
                     policy = chain.effective_policy
                     label = f"{chain.name}\n{head}\npolicy {policy}; {nrules} rule{'s' if nrules != 1 else ''}"
                     fill = ERROR_FILL if policy == "drop" else "#ffffff"
@@ -604,13 +598,18 @@ def chain_map(ruleset: Any) -> graphviz.Digraph:
                     label = f"{chain.name}\nregular chain; {nrules} rule{'s' if nrules != 1 else ''}"
                     c.node(cid, label, style="rounded,dashed")
     known = [h for h in HOOK_ORDER if h in hooks] + sorted(h for h in hooks if h not in HOOK_ORDER)
-    previous_hook = None
+    # the hooks in one column, in packet-flow order top down; their chains to the right
+    with g.subgraph() as column:
+        column.attr(rank="same")
+        previous_hook = None
+        for hook in known:
+            hid = _id("hook", hook)
+            column.node(hid, hook.upper(), shape="cds", style="filled", fillcolor="#fff8e1")
+            if previous_hook is not None:
+                column.edge(previous_hook, hid, style="invis")
+            previous_hook = hid
     for hook in known:
         hid = _id("hook", hook)
-        g.node(hid, hook.upper(), shape="cds", style="filled", fillcolor="#fff8e1")
-        if previous_hook is not None:
-            g.edge(previous_hook, hid, style="invis")
-        previous_hook = hid
         for order, (prio, family, table, cid) in enumerate(sorted(hooks[hook], key=lambda x: x[0])):
             g.edge(hid, cid, label=f"{order + 1}. priority {prio}")
     for table in tables:
@@ -652,22 +651,23 @@ def to_svg(digraph: graphviz.Digraph) -> str:
     return svg.strip()
 
 
-def inline(digraph: graphviz.Digraph, *, caption: str | None = None, min_scale: float | None = None) -> str:
+def inline(digraph: graphviz.Digraph, *, caption: str | None = None) -> str:
     """`to_svg()` wrapped in the site's diagram container (HTML).
 
-    The diagram shrinks to the column's width, but with ``min_scale`` not
-    below that fraction of its natural size: a wide diagram then scrolls
-    sideways in its box instead of becoming unreadable.
+    The container carries the diagram's natural width (``--wgx-width``, in
+    CSS pixels); the site's stylesheet scales the picture to the column, never
+    wider than that, and never below the scale at which its smallest text
+    (10 pt edge labels) would fall under 11 px: a diagram too wide for a
+    phone then scrolls in a visible scroller, and opens full size on click.
     """
     body = to_svg(digraph)
-    if min_scale is not None:
-        m = re.search(r'<svg\b[^>]*?\bwidth="([\d.]+)pt"', body)
-        if m:
-            body = body.replace("<svg ", f'<svg style="min-width: {float(m.group(1)) * min_scale:.0f}pt" ', 1)
+    style = ""
+    m = re.search(r'<svg\b[^>]*?\bwidth="([\d.]+)pt"', body)
+    if m:
+        style = f' style="--wgx-width: {float(m.group(1)) * 4 / 3:.0f}px"'
     if caption:
-        return f'<figure class="wgx-diagram">{body}<figcaption>{caption}</figcaption></figure>'
-    return f'<div class="wgx-diagram">{body}</div>'
-
+        return f'<figure class="wgx-diagram"{style}>{body}<figcaption>{caption}</figcaption></figure>'
+    return f'<div class="wgx-diagram"{style}>{body}</div>'
 
 
 # --- the command line ---------------------------------------------------------
