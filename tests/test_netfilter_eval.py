@@ -6,6 +6,8 @@ NAT) with a ruleset whose outcome differs if the behaviour were otherwise.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from wgexplain import ruleset as rs
@@ -290,8 +292,7 @@ table inet t {
 }
 """)
     assert verdict(h, "198.51.100.9", proto="udp", dport=1) == "drop"
-    gone = h.__class__(**{**{f: getattr(h, f) for f in h.__dataclass_fields__},
-                          "links": tuple(l for l in h.links if l.name != "eth0")})
+    gone = dataclasses.replace(h, links=tuple(l for l in h.links if l.name != "eth0"))
     # the device is gone: the rule's stored index matches nothing (the route fails first here)
     t = trace(gone, "203.0.113.9", proto="udp", dport=1)
     assert t.verdict == "accept"
