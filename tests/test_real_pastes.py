@@ -407,6 +407,18 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         'skipped text is not named in a warning (kind 4)',
     ('53-wg-edgerouter-config-mode-netstat.md', 'read'):
         "refused: no '$ ' command line in the paste (kind 1)",
+    ('54-docker-md-two-wg-tables.md', 'read'):
+        "refused: no '$ ' command line in the paste (kind 1)",
+    ('54-docker-md-two-wg-tables.md', 'skipped'):
+        "refused: no '$ ' command line in the paste (kind 1)",
+    ('54-docker-md-two-wg-tables.md', 'outcome:route-10.0.0.5'):
+        "the paste is refused, so no answer: refused: no '$ ' command line in the paste (kind 1)",
+    ('55-docker-printf-headers-oneliner.md', 'read'):
+        'refused: a listing cut mid-line (kind 2)',
+    ('55-docker-printf-headers-oneliner.md', 'skipped'):
+        'refused: a listing cut mid-line (kind 2)',
+    ('55-docker-printf-headers-oneliner.md', 'outcome:route-192.168.178.20'):
+        'the paste is refused, so no answer: refused: a listing cut mid-line (kind 2)',
 }
 
 
