@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,27 @@ def site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     return SiteBuild(proc.returncode, proc.stdout + proc.stderr, site, time.perf_counter() - start)
+
+
+def _kernel_profile_line() -> str:
+    """Which kernel the parity tests compare against (wgexplain.lab.kernel_profile.detect)."""
+    from wgexplain.kernel.profile import read_running_config
+    from wgexplain.lab.kernel_profile import detect
+    from wgexplain.lab.netns import LabError, lab_available
+
+    ok, why = lab_available()
+    text, _where = read_running_config()
+    if not ok and text is None:
+        return f"kernel profile: not detected (no kernel config readable, and {why})"
+    try:
+        return "kernel profile: " + detect().describe()
+    except LabError as exc:  # the probe failed: say so, the parity tests will fail loudly
+        return f"kernel profile: detection failed: {exc}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _kernel_profile_line()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    terminalreporter.write_line("parity compared with " + _kernel_profile_line())

@@ -276,7 +276,7 @@ def random_route_args(h: Any, rng: random.Random, n: int) -> list[dict[str, Any]
         if rng.random() < 0.2:
             kw["uid"] = rng.choice([0, 1000, 65534])
         if rng.random() < 0.2:
-            kw["ipproto"] = rng.choice(["tcp", "udp", "icmp"])
+            kw["ipproto"] = rng.choice(["tcp", "udp", "icmp", "ipv6-icmp", "gre", "0"])
             kw["sport"], kw["dport"] = rng.randrange(1, 65536), rng.choice([22, 53, 443])
         out.append(kw)
     return out

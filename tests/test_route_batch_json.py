@@ -131,7 +131,8 @@ def test_json_line_writes_every_key_of_to_json() -> None:
         assert sim.json_line(res) == json.dumps(res.to_json(), ensure_ascii=False)
     assert seen == {"dst", "type", "dev", "gateway", "src", "table", "rule", "steps", "error",
                     "from", "prefsrc", "iif", "oif", "mark", "uid", "ipproto", "sport",
-                    "dport", "tos", "metric", "cache", "derived", "exact", "notes"}
+                    "dport", "tos", "metric", "cache", "derived", "exact", "notes",
+                    "kernel"}
 
 
 _LINE = st.text(st.sampled_from(list("ab1.: \t\"'\\#\x0b\x0c\x1féー\xa0")), max_size=24)

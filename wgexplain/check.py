@@ -121,6 +121,8 @@ class CheckReport:
     findings: tuple[Finding, ...]
     passed: tuple[Passed, ...]
     not_checked: tuple[NotChecked, ...]
+    #: the kernel profile imitated (``KernelProfile.to_json()``)
+    kernel: Mapping[str, Any] | None = None
 
     @property
     def found(self) -> bool:
@@ -132,7 +134,8 @@ class CheckReport:
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "findings": [f.to_json() for f in self.findings],
                 "passed": [p.to_json() for p in self.passed],
-                "not_checked": [n.to_json() for n in self.not_checked]}
+                "not_checked": [n.to_json() for n in self.not_checked],
+                "kernel": dict(self.kernel) if self.kernel is not None else None}
 
 
 # --------------------------------------------------------------------------
@@ -507,4 +510,7 @@ def check(host: Host) -> CheckReport:
         c.killswitch(dev, t_up)
         c.rp_filter(dev, t_up)
         c.endpoint_loop(dev, t_up)
-    return CheckReport(c.source, tuple(c.findings), tuple(c.passed), tuple(c.not_checked))
+    from wgexplain.kernel.profile import DEFAULT as DEFAULT_PROFILE
+
+    return CheckReport(c.source, tuple(c.findings), tuple(c.passed), tuple(c.not_checked),
+                       (host.kernel or DEFAULT_PROFILE).to_json())

@@ -110,17 +110,48 @@ def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                         help="Read the running kernel (read-only) instead of a SOURCE.")(fn)
 
 
+def _keep_kernel(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from wgexplain.kernel.profile import parse_profile
+
+        try:
+            ctx.meta["wgexplain.kernel"] = parse_profile(value)
+        except UsageError as e:
+            raise click.BadParameter(str(e).removeprefix("--kernel: "), ctx, _param) from None
+
+
+def kernel_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--kernel PROFILE``: the kernel to imitate (see :mod:`wgexplain.kernel.profile`);
+    :func:`load_source` gives it to the Host, over a bundle's own ``kernel.json``."""
+    from wgexplain.kernel.profile import PROFILE_HELP
+
+    return click.option("--kernel", "kernel", default=None, metavar="PROFILE", expose_value=False,
+                        is_eager=True, callback=_keep_kernel, help=PROFILE_HELP)(fn)
+
+
 def load_source(source: str | None, live: bool = False) -> Host:
-    """SOURCE (a file, a bundle directory, ``-`` for stdin) or ``--live`` -> Host."""
+    """SOURCE (a file, a bundle directory, ``-`` for stdin) or ``--live`` -> Host.
+
+    With ``--kernel PROFILE`` the Host imitates that kernel; else a bundle's
+    ``kernel.json``, ``--live`` the running kernel, or the default profile.
+    """
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get("wgexplain.kernel") if ctx is not None else None
     if live:
         from wgexplain.sources import live as live_mod
 
-        return live_mod.load_live()
-    if not source:
-        raise UsageError("expected a SOURCE (a file, a bundle directory, or -) or --live")
-    from wgexplain import load
+        host = live_mod.load_live()
+    else:
+        if not source:
+            raise UsageError("expected a SOURCE (a file, a bundle directory, or -) or --live")
+        from wgexplain import load
 
-    return load(source)
+        host = load(source)
+    if chosen is not None:
+        import dataclasses
+
+        host = dataclasses.replace(host, kernel=chosen)
+    return host
 
 
 _ROUTE_FLAGS = (
@@ -286,6 +317,7 @@ register_format("route", "json", _route_json)
 @main.command("route", context_settings={"ignore_unknown_options": False})
 @click.argument("args", nargs=-1, metavar="SOURCE DST [KEYWORDS]...")
 @route_options
+@kernel_option
 @click.option("--batch", "batch", default=None, metavar="FILE|-",
               help="Many lookups: one `ip route get` argument line each; JSON Lines out.")
 @source_options
@@ -516,6 +548,7 @@ def show_data(host: Host) -> dict[str, Any]:
     """Everything understood from a source, as plain JSON."""
     from wgexplain.kernel.fib_rules import format_rule
     from wgexplain.kernel.fib_trie import format_route
+    from wgexplain.kernel.profile import DEFAULT as DEFAULT_PROFILE
     from wgexplain.kernel.route import fib_for
 
     fib = fib_for(host)
@@ -548,6 +581,7 @@ def show_data(host: Host) -> dict[str, Any]:
         "sysctls": dict(h.sysctls),
         "dumped": sorted(h.dumped),
         "warnings": list(h.warnings),
+        "kernel": (host.kernel or DEFAULT_PROFILE).to_json(),
     }
     return data
 
@@ -655,6 +689,7 @@ register_format("show", "json", _show_json)
 
 @main.command("show")
 @click.argument("source", required=False)
+@kernel_option
 @source_options
 @format_options
 @handle_errors

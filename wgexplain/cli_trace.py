@@ -79,7 +79,7 @@ def register(group: click.Group) -> None:
     """Add ``trace`` (and its text/json renderers) to the main command group."""
     from wgexplain.cli import (chosen_format, format_options, handle_errors, load_source,
                                merge_route_args, register_format, render_as, route_options,
-                               source_options)
+                               source_options, kernel_option)
 
     register_format("trace", "text", _trace_text)
     register_format("trace", "json", _trace_json)
@@ -88,6 +88,7 @@ def register(group: click.Group) -> None:
     @click.argument("args", nargs=-1, metavar="SOURCE DST [KEYWORDS]...")
     @route_options
     @trace_options
+    @kernel_option
     @source_options
     @format_options
     @handle_errors

@@ -101,7 +101,7 @@ def render_check(report: Any, console: Any, width: int | None = None) -> None:
 def register(group: click.Group) -> None:
     """Add ``verify`` and ``check`` to the main command group."""
     from wgexplain.cli import (chosen_format, format_options, handle_errors, load_source,
-                               source_options)
+                               source_options, kernel_option)
     from wgexplain.errors import UsageError
 
     def text_or_json(command: str, fmt: str, as_json: bool) -> bool:
@@ -165,6 +165,7 @@ def register(group: click.Group) -> None:
 
     @click.command("check")
     @click.argument("source", required=False)
+    @kernel_option
     @source_options
     @format_options(formats=("text", "json"))
     @handle_errors

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Un
 
 if TYPE_CHECKING:  # pragma: no cover
     from wgexplain.ruleset import Ruleset
+    from wgexplain.kernel.profile import KernelProfile
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -372,6 +373,9 @@ class Host:
     #: raw blocks read but not interpreted by the iproute2 readers (e.g. the
     #: nft text before issue 3's parser reads it): (command, first line, text)
     blocks: tuple[tuple[str, Origin, str], ...] = ()
+    #: the kernel this Host's answers imitate (``kernel.json`` of a bundle, ``--kernel``);
+    #: ``None``: :data:`wgexplain.kernel.profile.DEFAULT`
+    kernel: "KernelProfile | None" = None
     #: the indexes :meth:`link`, :meth:`link_by_index` and :meth:`addresses_of` answer
     #: from, built on first use (not a field of the data: no init, compare or repr;
     #: ``dataclasses.replace`` makes a copy without them)

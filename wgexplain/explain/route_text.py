@@ -30,8 +30,11 @@ STRERROR = {
     "EINVAL": "Invalid argument", "EACCES": "Permission denied", "ENODEV": "No such device",
     "EXDEV": "Invalid cross-device link", "EAGAIN": "Resource temporarily unavailable",
     "ESRCH": "No such process", "EPERM": "Operation not permitted",
-    "EMSGSIZE": "Message too long",
+    "EMSGSIZE": "Message too long", "EOPNOTSUPP": "Operation not supported",
 }
+
+#: errors iproute2 prints as the kernel's extended ack message instead of strerror()
+EXTACK = {"EOPNOTSUPP": "Error: Unsupported ip proto."}  # rtm_getroute_parse_ip_proto()
 
 _RESULT_STYLE = {
     "matched": "bold green", "error": "bold red", "refused": "bold red", "suppressed": "yellow",
@@ -43,6 +46,8 @@ _RESULT_STYLE = {
 def kernel_lines(result: RouteResult) -> list[str]:
     """The lines ``ip route get`` prints for the same lookup (``-4``/``-6`` as the address)."""
     if result.error is not None:
+        if result.error in EXTACK:
+            return [EXTACK[result.error]]
         return [f"RTNETLINK answers: {STRERROR.get(result.error, result.error)}"]
     f = result.flow
     v4 = f.family == AF_INET

@@ -151,14 +151,17 @@ class Journey:
         return Trace(verdict=verdict, egress=egress if verdict == "accept" else None,
                      steps=tuple(self.steps), exact=self.exact, encapsulated=self.encapsulated,
                      decapsulated=self.decapsulated, errno=self.errno, direction=self.opts.direction,
-                     packet=self.first_packet or _packet_text(skb), notes=tuple(self.notes))
+                     packet=self.first_packet or _packet_text(skb), notes=tuple(self.notes),
+                     kernel=_profile_json(self.host))
 
     # -- routing ----------------------------------------------------------
 
     def route(self, flow: Flow, why_prefix: str, hook: str | None = None) -> Any:
         from wgexplain.kernel.route import lookup
 
-        res = lookup(self.host, flow)
+        # the packet's own lookup: what only `ip route get` answers differently (an ipproto
+        # it cannot key on, rt6_fill_node()'s multicast reply) comes back as a note
+        res = lookup(self.host, flow, getroute=False)
         if getattr(res, "exact", True) is False:
             self.exact = False
         for n in getattr(res, "notes", ()) or ():
@@ -719,6 +722,22 @@ def _packet_text(skb: Skb) -> str:
     return skb.describe()
 
 
+def with_kernel(host: Host, kernel: Any) -> Host:
+    """``host`` imitating ``kernel`` (a KernelProfile, or a ``--kernel`` text)."""
+    import dataclasses
+
+    from wgexplain.kernel.profile import parse_profile
+
+    profile = parse_profile(kernel, origin="kernel=") if isinstance(kernel, str) else kernel
+    return host if host.kernel == profile else dataclasses.replace(host, kernel=profile)
+
+
+def _profile_json(host: Host) -> dict[str, Any]:
+    from wgexplain.kernel.profile import DEFAULT
+
+    return (host.kernel or DEFAULT).to_json()
+
+
 def _route_text(res: Any, host: Host) -> str:
     err = getattr(res, "error", None)
     table = getattr(res, "table", None)
@@ -821,7 +840,8 @@ def trace(host: Host, dst: Any, *, src: Any = None, iif: str | None = None, oif:
           mark: int | str = 0, uid: int | None = None, proto: str | int | None = None,
           sport: int | None = None, dport: int | None = None, tos: int = 0,
           cgroup: int | str | None = None, direction: str = "out", state: str = "new",
-          endpoint: Any = None, wg_fwmark: int | str | None = None, inner_src: Any = None) -> Trace:
+          endpoint: Any = None, wg_fwmark: int | str | None = None, inner_src: Any = None,
+          kernel: Any = None) -> Trace:
     """The whole journey of one packet to ``dst`` (``wgexplain trace``).
 
     ``direction``: ``out`` (sent by a local process with ``uid``, net_cls
@@ -829,8 +849,12 @@ def trace(host: Host, dst: Any, *, src: Any = None, iif: str | None = None, oif:
     ``in`` or ``forward`` (arriving on ``iif`` from ``src``). ``state``:
     conntrack state ``new`` or ``established``. ``endpoint`` (``"ADDR:PORT"``)
     and ``wg_fwmark`` describe the WireGuard device when the dump lacks
-    ``wg show``. Raises :class:`~wgexplain.errors.UsageError` on bad options.
+    ``wg show``. ``kernel``: the kernel profile to imitate (a
+    :class:`~wgexplain.kernel.profile.KernelProfile` or a ``--kernel`` text),
+    default the Host's own. Raises :class:`~wgexplain.errors.UsageError` on bad options.
     """
+    if kernel is not None:
+        host = with_kernel(host, kernel)
     opts = _options(host, dst, src=src, iif=iif, oif=oif, mark=mark, uid=uid, proto=proto,
                     sport=sport, dport=dport, tos=tos, cgroup=cgroup, direction=direction,
                     state=state, endpoint=endpoint, wg_fwmark=wg_fwmark, inner_src=inner_src)

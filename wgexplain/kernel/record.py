@@ -108,6 +108,8 @@ class Trace:
     direction: str = "out"
     packet: str = ""
     notes: tuple[str, ...] = field(default=())
+    #: the kernel profile imitated (``to_json()`` of :class:`~wgexplain.kernel.profile.KernelProfile`)
+    kernel: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -126,6 +128,8 @@ class Trace:
             out["packet"] = self.packet
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.kernel is not None:
+            out["kernel"] = self.kernel
         return out
 
     @property

@@ -50,6 +50,8 @@ from wgexplain.kernel.fib_rules import (
     explain_trail, fib_rules_lookup, fib_rules_lookup_fast, format_rule, quoted_route, rule_lead,
 )
 from wgexplain.kernel.fib_trie import FibTable, TableHit, addr_text, format_route
+from wgexplain.kernel.profile import DEFAULT as DEFAULT_PROFILE
+from wgexplain.kernel.profile import KernelProfile, parse_profile
 from wgexplain.sources._fast import slot_constructor
 
 RT_SCOPE_UNIVERSE = 0
@@ -115,6 +117,8 @@ class RouteResult:
     cache: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     table_name: str | None = None
+    #: the kernel profile the answer imitates (:mod:`wgexplain.kernel.profile`)
+    kernel: KernelProfile | None = None
 
     @property
     def derived(self) -> bool:
@@ -161,6 +165,7 @@ class RouteResult:
         out["derived"] = self.derived
         out["exact"] = self.exact
         out["notes"] = list(self.notes)
+        out["kernel"] = (self.kernel or DEFAULT_PROFILE).to_json()
         return out
 
 
@@ -277,14 +282,26 @@ def json_line(result: RouteResult) -> str:
     if result.route is not None:
         parts.append(f', "metric": {_jint(result.route.metric)}')
     parts.append(f', "cache": {_jlist(result.cache)}, "derived": {_jbool(result.derived)}, '
-                 f'"exact": {_jbool(result.exact)}, "notes": {_jlist(result.notes)}}}')
+                 f'"exact": {_jbool(result.exact)}, "notes": {_jlist(result.notes)}, '
+                 f'"kernel": {_jprofile(result.kernel or DEFAULT_PROFILE)}}}')
     return "".join(parts)
 
+
+#: JSON of the kernel profiles met (few: one per run)
+_JPROFILE: dict[KernelProfile, str] = {}
+
+
+def _jprofile(profile: KernelProfile) -> str:
+    text = _JPROFILE.get(profile)
+    if text is None:
+        text = _JPROFILE[profile] = _jany(profile.to_json())
+    return text
+
 #: RouteResult(flow, type, dev, gateway, src, table, rule, steps, error, route, notes, exact,
-#: prefsrc, cache, flags, table_name), without the frozen dataclass's keyword __init__
+#: prefsrc, cache, flags, table_name, kernel), without the frozen dataclass's keyword __init__
 _make_result = slot_constructor(RouteResult, [
     "flow", "type", "dev", "gateway", "src", "table", "rule", "steps", "error", "route", "notes",
-    "exact", "prefsrc", "cache", "flags", "table_name"])
+    "exact", "prefsrc", "cache", "flags", "table_name", "kernel"])
 
 
 # --------------------------------------------------------------------------
@@ -584,21 +601,51 @@ def route_get(host: Host, dst: IPAddress | str, *, src: IPAddress | str | None =
               iif: str | None = None, oif: str | None = None, mark: int | str | None = 0,
               uid: int | str | None = None, ipproto: int | str | None = None,
               sport: int | str | None = None, dport: int | str | None = None,
-              tos: int | str | None = 0, explain: bool = True) -> RouteResult:
+              tos: int | str | None = 0, explain: bool = True,
+              kernel: KernelProfile | str | None = None) -> RouteResult:
     """``ip route get DST [from SRC] [iif DEV] [oif DEV] [mark N] [uid N] ...`` on ``host``.
 
     Mirrors ``inet_rtm_getroute()`` / ``inet6_rtm_getroute()``: with ``iif``
     an input lookup (``ip_route_input_slow()``), otherwise an output lookup
     (``ip_route_output_key_hash_rcu()``). Bad arguments raise ``UsageError``.
+    ``kernel``: the kernel profile to imitate (a :class:`KernelProfile` or a
+    ``--kernel`` text such as ``"no-mroute"``); default the Host's own
+    (``host.kernel``, from a bundle's ``kernel.json``), else ``distro``.
     """
     flow = make_flow(dst, src=src, iif=iif, oif=oif, mark=mark, uid=uid, ipproto=ipproto,
                      sport=sport, dport=dport, tos=tos)
-    return lookup(host, flow, explain=explain)
+    if isinstance(kernel, str):
+        kernel = parse_profile(kernel, origin="kernel=")
+    return lookup(host, flow, explain=explain, kernel=kernel)
 
 
-def lookup(host: Host, flow: Flow, *, explain: bool = True) -> RouteResult:
-    """The routing decision for ``flow`` on ``host`` (see :func:`route_get`)."""
+#: ``rtm_getroute_parse_ip_proto()`` (net/ipv4/netlink.c): the protocols ``ip route get``
+#: can key on; any other ``ipproto`` (0 included) is refused with EOPNOTSUPP
+GETROUTE_PROTOS = {AF_INET: frozenset({1, 6, 17}), AF_INET6: frozenset({6, 17, 58})}
+
+
+def getroute_refusal(flow: Flow) -> str | None:
+    """Why ``ip route get`` refuses ``flow``'s ``ipproto`` (``None``: it does not)."""
+    p = flow.ipproto
+    if p is None or p in GETROUTE_PROTOS[flow.family]:
+        return None
+    which = ("TCP, UDP and ICMP for IPv4" if flow.family == AF_INET
+             else "TCP, UDP and ICMPv6 (58) for IPv6")
+    return (f"`ip route get` cannot key a lookup on ipproto {p}: rtm_getroute_parse_ip_proto() "
+            f"accepts only {which}, and refuses the rest with EOPNOTSUPP (\"Unsupported ip proto\")")
+
+
+def lookup(host: Host, flow: Flow, *, explain: bool = True,
+           kernel: KernelProfile | None = None, getroute: bool = True) -> RouteResult:
+    """The routing decision for ``flow`` on ``host`` (see :func:`route_get`).
+
+    ``getroute`` (default): answer as ``ip route get`` does, with what only
+    the netlink request changes (``ipproto`` it refuses, ``rt6_fill_node()``'s
+    multicast reply); ``False``: the decision for the packet itself (a
+    journey), with those differences told in ``notes``.
+    """
     fib = fib_for(host)
+    profile = kernel or host.kernel or DEFAULT_PROFILE
     if fib.refreeze:  # prepared for many lookups: see prepare()
         fib.refreeze -= 1
         if not fib.refreeze:
@@ -608,8 +655,16 @@ def lookup(host: Host, flow: Flow, *, explain: bool = True) -> RouteResult:
         if dev is not None and not fib.dev_exists(dev):
             return _fail(flow, "ENODEV", "unreachable", [RouteStep(
                 None, what, "refused", f"there is no device {dev} on this host: the kernel "
-                "answers ENODEV")], [])
-    ctx = _Ctx(fib, flow, explain)
+                "answers ENODEV")], [], kernel=profile)
+    refusal = getroute_refusal(flow) if flow.ipproto is not None else None
+    if refusal is not None and getroute:
+        return _fail(flow, "EOPNOTSUPP", "unreachable", [RouteStep(
+            None, "ipproto", "refused", refusal)] if explain else [], [], kernel=profile)
+    ctx = _Ctx(fib, flow, explain, profile, getroute)
+    if refusal is not None:
+        ctx.notes.append(refusal.replace("`ip route get` cannot key a lookup",
+                                         "`ip route get` could not be asked: it cannot key a "
+                                         "lookup", 1) + "; the packet is followed all the same")
     if flow.dst.version == 4:
         return ctx.input4() if flow.iif is not None else ctx.output4()
     return ctx.input6() if flow.iif is not None else ctx.output6()
@@ -617,10 +672,10 @@ def lookup(host: Host, flow: Flow, *, explain: bool = True) -> RouteResult:
 
 def _fail(flow: Flow, errno: str, rtype: str, steps: "Sequence[RouteStep]", notes: list[str],
           rule: int | None = None, table: int | None = None, route: Route | None = None,
-          exact: bool = True) -> RouteResult:
+          exact: bool = True, kernel: KernelProfile | None = None) -> RouteResult:
     return _make_result(flow, rtype, None, None, flow.src, table, rule,
                         steps if isinstance(steps, LazySteps) else tuple(steps), errno, route,
-                        tuple(notes), exact, None, (), (), None)
+                        tuple(notes), exact, None, (), (), None, kernel)
 
 
 def _a4(value: int) -> ipaddress.IPv4Address:
@@ -648,10 +703,13 @@ def _is_loopback4(a: int) -> bool:
 class _Ctx:
     """One lookup: the flow, the notes and steps gathered on the way."""
 
-    def __init__(self, fib: _Fib, flow: Flow, explain: bool) -> None:
+    def __init__(self, fib: _Fib, flow: Flow, explain: bool,
+                 kernel: KernelProfile = DEFAULT_PROFILE, getroute: bool = True) -> None:
         self.fib = fib
         self.flow = flow
         self.explain = explain
+        self.kernel = kernel
+        self.getroute = getroute
         self.conf = Conf(fib.host.sysctls, fib.conf_memo)
         #: steps, and rule walks whose steps are told only when read (see DEFER_STEPS)
         self.steps: list[Any] = []
@@ -741,12 +799,13 @@ class _Ctx:
                flags: tuple[str, ...] = ()) -> RouteResult:
         return _make_result(self.flow, rtype, dev, gateway, src, table, rule, self.told_steps(),
                             None, route, tuple(self.finish_notes()), self.exact, prefsrc, cache,
-                            flags, None if table is None else self.fib.table_name(table))
+                            flags, None if table is None else self.fib.table_name(table),
+                            self.kernel)
 
     def fail(self, errno: str, rtype: str, *, rule: int | None = None, table: int | None = None,
              route: Route | None = None) -> RouteResult:
         return _fail(self.flow, errno, rtype, self.told_steps(), self.finish_notes(), rule,
-                     table, route, self.exact)
+                     table, route, self.exact, self.kernel)
 
     # ---- IPv4 source address ---------------------------------------------
 
@@ -1011,7 +1070,8 @@ class _Ctx:
         if route.type == "local":
             chk = self.validate_source(saddr, daddr, None, dev)
             if chk.errno is not None:
-                return self.fail("EINVAL", "local", rule=_pref(out), table=out.table, route=route)
+                return self.fail(self.input_errno(chk.errno), "local", rule=_pref(out),
+                                 table=out.table, route=route)
             return self.result(rtype="local", dev=fib.loopback, gateway=None, src=f.src,
                                table=out.table, rule=_pref(out), route=route, prefsrc=None,
                                cache=("local",))
@@ -1027,7 +1087,8 @@ class _Ctx:
         out_dev = nh.dev if nh is not None else None
         chk = self.validate_source(saddr, daddr, out_dev, dev)
         if chk.errno is not None:
-            return self.fail("EINVAL", route.type, rule=_pref(out), table=out.table, route=route)
+            return self.fail(self.input_errno(chk.errno), route.type, rule=_pref(out),
+                             table=out.table, route=route)
         cache: tuple[str, ...] = ()
         if out_dev == dev and chk.ret and conf.orconf(dev, "send_redirects"):
             cache = ("redirect",)
@@ -1059,7 +1120,7 @@ class _Ctx:
         if saddr and not _is_zeronet4(saddr):
             chk = self.validate_source(saddr, 0, None, dev)
             if chk.errno is not None:
-                return self.fail("EINVAL", "multicast")
+                return self.fail(self.input_errno(chk.errno), "multicast")
         self.step("multicast", "ok", f"{f.dst} (all hosts) is joined by every device: "
                   "delivered locally")
         return self.result(rtype="multicast", dev=self.fib.loopback, gateway=None, src=f.src,
@@ -1072,7 +1133,7 @@ class _Ctx:
         if not _is_zeronet4(saddr):
             chk = self.validate_source(saddr, 0, None, dev)
             if chk.errno is not None:
-                return self.fail("EINVAL", "broadcast", rule=_pref(out),
+                return self.fail(self.input_errno(chk.errno), "broadcast", rule=_pref(out),
                                  table=out.table if out else None, route=route)
         else:
             self.step("broadcast", "ok", f"a broadcast from {_a4(saddr)} is accepted without a "
@@ -1090,6 +1151,12 @@ class _Ctx:
                   "(ip_route_input_slow()): EINVAL")
         return self.fail("EINVAL", route.type if route else "unreachable", rule=_pref(out),
                          table=out.table if out else None, route=route)
+
+    def input_errno(self, check_errno: str) -> str:
+        """The errno ``ip route get ... iif`` answers when ``fib_validate_source()`` refused
+        with ``check_errno``: EINVAL since 6.13 (``inet_rtm_getroute()`` maps every refusal
+        of ``ip_route_input_rcu()`` to it), before that the check's own (EXDEV for rp_filter)."""
+        return "EINVAL" if self.kernel.input_einval else check_errno
 
     def validate_source(self, saddr: int, daddr: int, oif: str | None, dev: str
                         ) -> fib_frontend.SourceCheck:
@@ -1137,8 +1204,13 @@ class _Ctx:
                      " (mark ignored: src_valid_mark is 0)" if f.mark else "")
         label = f"rp_filter={rpf}" + mark_note
         if chk.errno is not None:
-            errtext = ("EINVAL on this kernel (older kernels: EXDEV)" if chk.errno == "EXDEV"
-                       else "EINVAL")
+            errtext = self.input_errno(chk.errno)
+            if chk.errno != errtext:
+                errtext += (f" (kernel profile {self.kernel.name}: since 6.13 every refused input "
+                            f"lookup answers EINVAL; older kernels {chk.errno})")
+            elif chk.errno == "EXDEV":
+                errtext += (f" (kernel profile {self.kernel.name}: before 6.13; newer kernels "
+                            "answer EINVAL)")
             self.step("rp_filter", "refused", f"source check ({label}): {chk.why}; "
                       f"refused with {errtext}")
         else:
@@ -1202,19 +1274,15 @@ class _Ctx:
         hit = out.hit
         assert hit is not None
         route = hit.route
-        if input_ and f.dst.is_multicast:
-            # inet6_rtm_getroute() -> rt6_fill_node(): with iif, a multicast destination that
-            # found a route is answered by ip6mr_get_route() (multicast routing), which fails
-            # here with EMSGSIZE ("Message too long") (seen in a wgx- namespace)
-            self.step("multicast", "refused", f"{f.dst} is multicast: for an input lookup the "
-                      "kernel asks multicast routing (ip6mr_get_route()), which answers "
-                      "EMSGSIZE; multicast forwarding is not modelled")
-            return self.fail("EMSGSIZE", route.type, rule=_pref(out), table=out.table,
-                             route=route)
         nh = hit.nexthop
         rtype = route.type
         dev = nh.dev if nh is not None else None
         gw = nh.gateway if nh is not None else None
+        if input_ and route.dst.network_address.is_multicast:
+            refused = self.mroute6_reply(rtype, dev)
+            if refused:
+                return self.fail("EMSGSIZE", route.type, rule=_pref(out), table=out.table,
+                                 route=route)
         # ip6_route_get_saddr(): the route's prefsrc, else ipv6_dev_get_saddr() on the
         # route's own device (for local routes too, though the dst device is lo)
         if route.prefsrc is not None:
@@ -1223,15 +1291,41 @@ class _Ctx:
             chosen = self.ipv6_dev_get_saddr(dev, f.dst)
         if rtype in ("local", "anycast"):
             dev = fib.loopback
-        src = f.src if f.src is not None and f.src._ip else chosen  # type: ignore[union-attr]
         if input_:
             # an arriving packet carries its own source; the kernel chooses none
             chosen = None
-            if src is not f.src:
-                src = None
+            src = f.src if f.src is not None and f.src._ip else None  # type: ignore[union-attr]
+        else:
+            # rt6_fill_node(): an output lookup reports as src what ip6_route_get_saddr()
+            # picks, with or without `from` (RTA_SRC only echoes the from); checked in wgx-
+            # namespaces (tests/test_parity.py compares src on lookups with from)
+            src = chosen
         cache: tuple[str, ...] = ()
         return self.result(rtype=rtype, dev=dev, gateway=gw, src=src, table=out.table,
                            rule=_pref(out), route=route, prefsrc=chosen, cache=cache)
+
+    def mroute6_reply(self, rtype: str, dev: str | None) -> bool:
+        """``rt6_fill_node()`` for an input lookup whose route's prefix is multicast: on a
+        kernel with ``CONFIG_IPV6_MROUTE`` the reply is ``ip6mr_get_route()``'s, which
+        fails without a multicast routing cache entry (no daemon is modelled):
+        EMSGSIZE. True when ``ip route get`` is refused so."""
+        f = self.flow
+        on = dev or f.iif
+        if self.kernel.ipv6_mroute:
+            line = (f"`ip route get` on a kernel with IPv6 multicast routing (CONFIG_IPV6_MROUTE, "
+                    f"kernel profile {self.kernel.name}) answers EMSGSIZE here; the packet itself "
+                    f"is delivered as {rtype} on {on}")
+        else:
+            line = (f"`ip route get` on a kernel without IPv6 multicast routing (kernel profile "
+                    f"{self.kernel.name}) answers {rtype} dev {on}; one built with "
+                    f"CONFIG_IPV6_MROUTE (Debian, Ubuntu, Fedora) answers EMSGSIZE")
+        self.notes.append(line)
+        if self.kernel.ipv6_mroute and self.getroute:
+            self.step("multicast", "refused", f"{f.dst} matched a multicast route: the reply to "
+                      "an input lookup is filled by multicast routing (rt6_fill_node() -> "
+                      "ip6mr_get_route()), which has no entry for it and fails: EMSGSIZE")
+            return True
+        return False
 
     def ipv6_dev_get_saddr(self, dst_dev: str | None, dst: IPAddress) -> IPAddress | None:
         """``ipv6_dev_get_saddr()`` (net/ipv6/addrconf.c), RFC 6724 rules 1, 2, 3, 5, 6, 7, 8."""

@@ -16,11 +16,13 @@ field      from iproute2's object
 type       ``type``: an RTN_* number with ``-N`` (1 unicast, 2 local, ...)
 dev        ``dev``
 gateway    ``gateway`` (or ``via.host`` for an IPv4 route via IPv6)
-src        the source the packet carries, as the simulator's ``src``: the
-           flow's ``from`` when given (the kernel echoes it as ``from``,
-           RTA_SRC; IPv6 prints ``from ::`` for none), else ``prefsrc``
-           (the kernel's choice, ``fl4->saddr`` / ``ip6_route_get_saddr()``).
-           An input lookup chooses no source: src is the ``from`` given
+src        as the simulator's ``src``. IPv6 output lookups: ``prefsrc``, what
+           ``rt6_fill_node()`` reports from ``ip6_route_get_saddr()`` (the
+           route's prefsrc, else ``ipv6_dev_get_saddr()`` on its device),
+           ``from`` or not. IPv4 output lookups: the flow's ``from`` when
+           given (echoed as ``from``, RTA_SRC; the kernel prints ``prefsrc``
+           only when it differs), else ``prefsrc`` (``fl4->saddr``). An
+           input lookup chooses no source: src is the ``from`` given
 table      ``table`` (numeric with ``-N``); absent (null) when no table was
            consulted, e.g. ``route get 0.0.0.0``
 error      null; on failure the errno name of the ``RTNETLINK answers``
@@ -98,7 +100,10 @@ def answer_from_json(obj: dict[str, Any], flow: Flow) -> dict[str, Any]:
     # the source the packet carries: the flow's ``from`` (echoed by the kernel as
     # RTA_SRC; IPv6 prints ``from ::`` when none was given), else the kernel's choice
     frm = obj.get("from")
-    src = frm if frm not in (None, "::", "0.0.0.0") else obj.get("prefsrc")
+    if flow.iif is None and flow.dst.version == 6:
+        src = obj.get("prefsrc")  # rt6_fill_node(): ip6_route_get_saddr()'s pick, from aside
+    else:
+        src = frm if frm not in (None, "::", "0.0.0.0") else obj.get("prefsrc")
     table = obj.get("table")
     return {
         "type": _RTN.get(rtype, rtype),

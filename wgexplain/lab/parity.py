@@ -26,7 +26,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from wgexplain.kernel.profile import KernelProfile
 from wgexplain.lab.build import LabHost, RouteDiff, build
+from wgexplain.lab.kernel_profile import detect as detect_profile
 from wgexplain.lab.kernel import FIELDS, route_get, route_get_line
 from wgexplain.lab.netns import Lab
 from wgexplain.model import AF_INET, AF_INET6, Flow, Host, IPAddress
@@ -71,6 +73,8 @@ class ParityReport:
     notes: tuple[str, ...] = ()
     kernel_errors: int = 0
     seconds: Mapping[str, float] = field(default_factory=dict)
+    #: the kernel profile the simulator imitated (the running kernel's)
+    profile: KernelProfile | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,8 @@ class ParityReport:
         s = (f"parity: {self.flows} flows, {self.agree} agree, {len(self.disagreements)} disagree, "
              f"{len(self.unmodelled)} not modelled by the simulator, "
              f"{self.kernel_errors} refused by the kernel")
+        if self.profile is not None:
+            s += f"; kernel profile {self.profile.name}"
         if self.route_diff is not None:
             s += (f"; routes: {len(self.route_diff.host_only)} only in the model, "
                   f"{len(self.route_diff.kernel_only)} only in the kernel")
@@ -123,6 +129,7 @@ class ParityReport:
             "rules_only_in_kernel": list(self.rule_diff.kernel_only) if self.rule_diff else [],
             "notes": list(self.notes),
             "seconds": dict(self.seconds),
+            "kernel": self.profile.to_json() if self.profile is not None else None,
         }
 
 
@@ -130,7 +137,7 @@ class ParityReport:
 # the simulator side
 # --------------------------------------------------------------------------
 
-def _default_simulator() -> Callable[[Host, Flow], Any]:
+def _default_simulator() -> Callable[..., Any]:
     from wgexplain.kernel.route import lookup
 
     return lookup
@@ -180,18 +187,27 @@ def _norm(v: Any) -> Any:
 
 def compare(host: Host, flows: Sequence[Flow], *, lab: Lab | None = None,
             simulator: Callable[[Host, Flow], Any] | None = None,
-            labhost: LabHost | None = None) -> ParityReport:
+            labhost: LabHost | None = None, profile: KernelProfile | None = None) -> ParityReport:
     """Rebuild ``host`` in the kernel, ask both sides about every flow, compare.
 
     ``lab`` reuses an open :class:`Lab` (else one is made and torn down here);
-    ``labhost`` reuses a Host already built in it.
+    ``labhost`` reuses a Host already built in it. The simulator imitates
+    ``profile``, by default the running kernel's profile
+    (:func:`wgexplain.lab.kernel_profile.detect`): the kernel answering is this one.
     """
-    lookup = simulator or _default_simulator()
     full = complete_host(host)
     t0 = time.perf_counter()
     own = lab is None and labhost is None
     the_lab = labhost.lab if labhost is not None else (lab or Lab("parity"))
     try:
+        profile = profile or detect_profile(the_lab)
+        if simulator is not None:
+            lookup = simulator
+        else:
+            default = _default_simulator()
+
+            def lookup(h: Host, f: Flow, _p: KernelProfile = profile) -> Any:
+                return default(h, f, kernel=_p)
         lh = labhost or build(the_lab, full)
         t1 = time.perf_counter()
         kernel = route_get(lh.ns, flows, lab=the_lab)
@@ -226,7 +242,8 @@ def compare(host: Host, flows: Sequence[Flow], *, lab: Lab | None = None,
         flows=len(flows), agree=agree, disagreements=tuple(dis), unmodelled=tuple(unmodelled),
         route_diff=lh.route_diff, rule_diff=lh.rule_diff, notes=tuple(lh.notes),
         kernel_errors=sum(1 for k in kernel if k.get("error")),
-        seconds={"lab build": t1 - t0, "kernel": t2 - t1, "simulator": t3 - t2})
+        seconds={"lab build": t1 - t0, "kernel": t2 - t1, "simulator": t3 - t2},
+        profile=profile)
 
 
 # --------------------------------------------------------------------------
@@ -363,4 +380,27 @@ def flows_for(host: Host, n: int = 400, *, seed: int = 0,
             elif kind < 0.45 and devs:
                 kw["oif"] = rng.choice(vals["oif"] + devs if vals["oif"] else devs)
             flows.append(Flow(dst=dst, **kw))
+        flows += _ipproto_flows(family, dsts, devs, random.Random(seed * 7919 + family))
     return flows
+
+
+#: protocols ``ip route get`` keys on or refuses (``rtm_getroute_parse_ip_proto()``:
+#: TCP, UDP and ICMP for IPv4, TCP, UDP and ICMPv6 for IPv6; 0 and the rest EOPNOTSUPP)
+IPPROTO_PROBES = (0, 1, 6, 17, 47, 50, 58, 132)
+
+
+def _ipproto_flows(family: int, dsts: Sequence[IPAddress], devs: Sequence[str],
+                   rng: random.Random) -> list[Flow]:
+    """Each of :data:`IPPROTO_PROBES`, output and input, from their own random stream
+    (the other flows stay those of earlier versions)."""
+    out: list[Flow] = []
+    for proto in IPPROTO_PROBES:
+        for _ in range(2):
+            kw: dict[str, Any] = {"ipproto": proto}
+            if proto in (6, 17) and rng.random() < 0.5:
+                kw["sport"], kw["dport"] = rng.randrange(1, 65536), rng.choice([53, 443])
+            if devs and rng.random() < 0.4:
+                kw["iif"] = rng.choice(list(devs))
+                kw["src"] = _random_addr(family, rng)
+            out.append(Flow(dst=rng.choice(list(dsts)), **kw))
+    return out

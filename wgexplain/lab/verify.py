@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from wgexplain.lab.kernel import FIELDS, route_get_line
+from wgexplain.lab.kernel_profile import detect as detect_profile
 from wgexplain.lab.netns import Lab, LabError, lab_available
 from wgexplain.lab.parity import ParityReport, compare, complete_host, flows_for
 from wgexplain.model import AF_INET, AF_INET6, Flow, Host
@@ -86,7 +87,8 @@ def _wg_flows(host: Host) -> list[Flow]:
     return out
 
 
-def route_flows(host: Host, n: int = 400, *, seed: int = 0) -> list[Flow]:
+def route_flows(host: Host, n: int = 400, *, seed: int = 0,
+                mroute6: bool = True) -> list[Flow]:
     """``n`` generated flows per family (:func:`wgexplain.lab.parity.flows_for`) plus
     the WireGuard device's own packets, for the families the dump holds routes of.
 
@@ -99,14 +101,15 @@ def route_flows(host: Host, n: int = 400, *, seed: int = 0) -> list[Flow]:
     flows = flows_for(host, n, seed=seed, families=families)
     flows += [f for f in _wg_flows(host)
               if (AF_INET if f.dst.version == 4 else AF_INET6) in families]
-    return [f for f in flows if not unobservable(f)]
+    return [f for f in flows if not (mroute6 and unobservable(f))]
 
 
 def unobservable(flow: Flow) -> bool:
-    """An IPv6 input lookup of a multicast destination: the kernel decides it, but
-    ``ip route get`` cannot report it — ``rt6_fill_node()`` asks ``ip6mr_get_route()``,
-    which fails without a multicast routing entry, and the reply is refused with
-    EMSGSIZE (net/ipv6/route.c). Such flows are not asked (and :func:`verify` says so)."""
+    """An IPv6 input lookup of a multicast destination: the kernel decides it, but on a
+    kernel with CONFIG_IPV6_MROUTE ``ip route get`` cannot report it —
+    ``rt6_fill_node()`` asks ``ip6mr_get_route()``, which fails without a multicast
+    routing entry, and the reply is refused with EMSGSIZE (net/ipv6/route.c). On such
+    a kernel these flows are not asked (and :func:`verify` says so)."""
     return flow.iif is not None and flow.dst.version == 6 and flow.dst.is_multicast
 
 
@@ -269,18 +272,21 @@ def verify(host: Host, *, flows: int = 400, probes: bool = True, seed: int = 0,
         raise LabError(ROOT_MESSAGE if "root" in why else why)
     t0 = time.perf_counter()
     full = complete_host(host)
-    flow_list = route_flows(full, flows, seed=seed)
-    progress(f"route decisions: rebuilding the dump and asking the kernel about "
-             f"{len(flow_list)} flows")
     with Lab("vfy") as lab:
-        report = compare(full, flow_list, lab=lab)
+        profile = detect_profile(lab)
+        flow_list = route_flows(full, flows, seed=seed, mroute6=profile.ipv6_mroute)
+        progress(f"route decisions: rebuilding the dump and asking the kernel about "
+                 f"{len(flow_list)} flows")
+        report = compare(full, flow_list, lab=lab, profile=profile)
     t1 = time.perf_counter()
     cats = categories(flow_list, report)
     outcomes: tuple[ProbeOutcome, ...] = ()
     skipped: str | None = None
-    notes: list[str] = ["not asked: IPv6 input lookups of multicast destinations (the kernel "
-                        "cannot report them through `ip route get`: rt6_fill_node() → "
-                        "ip6mr_get_route() fails, EMSGSIZE)"]
+    notes: list[str] = [f"the simulator imitated this kernel: {profile.describe()}"]
+    if profile.ipv6_mroute:
+        notes.append("not asked: IPv6 input lookups of multicast destinations (this kernel "
+                      "cannot report them through `ip route get`: rt6_fill_node() → "
+                      "ip6mr_get_route() fails, EMSGSIZE)")
     if probes:
         from wgexplain.lab import tunnel
 

@@ -60,6 +60,8 @@ class Collector:
         self.dumped: set[str] = set()
         self.warnings: list[str] = []
         self.table_names: dict[str, int] = {}
+        #: the kernel profile a bundle's kernel.json records (None: not recorded)
+        self.kernel: Any = None
 
     # -- rules
     def add_rules(self, family: int, rules: list[Rule], origin: Origin) -> None:
@@ -177,7 +179,7 @@ class Collector:
                     table_names=names, sysctls=dict(self.sysctls), ruleset=ruleset,
                     wireguard=tuple(self.wg.values()), dumped=frozenset(self.dumped),
                     warnings=tuple(dict.fromkeys(warnings)), source=self.source,
-                    blocks=tuple(self.blocks))
+                    blocks=tuple(self.blocks), kernel=self.kernel)
 
     def _ruleset(self) -> Any:
         if not self.nft:

@@ -13,6 +13,8 @@ nft-ruleset.nft/.json  ``nft list ruleset`` / ``nft -j list ruleset``
 wg.txt                 ``wg show all dump`` (``wg show`` also read)
 sysctl.txt             ``key = value`` lines
 rt_tables              optional: ``/etc/iproute2/rt_tables`` names
+kernel.json            optional: the kernel release and build features
+                       (:mod:`wgexplain.kernel.profile`), as ``capture`` writes it
 =====================  ==============================================
 
 Where a text and a JSON file hold the same listing, both are read and must
@@ -40,6 +42,7 @@ FILES: dict[str, tuple[str, int | None]] = {
     "ip-link.txt": ("link", None), "ip-link.json": ("link", None),
     "nft-ruleset.nft": ("nft", None), "nft-ruleset.json": ("nft", None),
     "wg.txt": ("wg", None), "sysctl.txt": ("sysctl", None), "rt_tables": ("rt_tables", None),
+    "kernel.json": ("kernel", None),
 }
 
 
@@ -105,6 +108,15 @@ def read_file(c: Collector, base: str, text: str, name: str) -> None:
         return
     if what == "rt_tables":
         c.table_names.update(rtnames.parse_rt_tables(text))
+        return
+    if what == "kernel":
+        from wgexplain.kernel.profile import from_record
+
+        try:
+            c.kernel = from_record(text, "kernel.json")
+        except ValueError as e:
+            c.warnings.append(f"{name}: not a kernel record ({e}); not read: the default "
+                              "kernel profile is used")
         return
     is_json = base.endswith(".json")
     _record(c, what, family, _parse(what, family, is_json, text, name, c), name, text, is_json)

@@ -54,7 +54,8 @@ __all__ = [
 
 #: The files a capture writes (DESIGN.md bundle layout).
 BUNDLE_FILES = ("ip-rule.json", "ip6-rule.json", "ip-route.json", "ip6-route.json",
-                "ip-addr.json", "ip-link.json", "nft-ruleset.json", "wg.txt", "sysctl.txt")
+                "ip-addr.json", "ip-link.json", "nft-ruleset.json", "wg.txt", "sysctl.txt",
+                "kernel.json")
 
 
 #: Bundle files a capture does not write (the text forms): left alone, but mentioned.
@@ -872,6 +873,14 @@ def capture(directory: str | os.PathLike[str], *, netns: str | None = None,
         write("sysctl.txt", format_sysctls(read_sysctls(netns)))
     except (CaptureError, OSError, subprocess.SubprocessError) as exc:
         report.notes.append(f"{exc}; the bundle has no sysctl.txt")
+    say("kernel: release and build features")
+    from wgexplain.kernel.profile import running_record
+
+    record = running_record()
+    write("kernel.json", json.dumps(record, indent=2) + "\n")
+    if record["config"] is None:
+        report.notes.append("the kernel's build options could not be read (no /proc/config.gz "
+                            "or /boot/config-RELEASE): kernel.json records them as unknown")
     # a re-capture into the same folder: files of an earlier capture that this one could not
     # write (e.g. wg.txt when WireGuard is gone) would describe another moment: remove them
     for name in BUNDLE_FILES:
