@@ -317,6 +317,13 @@ def test_capture_host_and_cli(lab_ns: Lab, tmp_path: Path, monkeypatch: pytest.M
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
         f for f in live.BUNDLE_FILES if f != "wg.txt" or lab_ns.wg_pid is not None)
+    # kernel.json: the bundle imitates the kernel it was captured from
+    from wgexplain.lab.kernel_profile import detect
+
+    from wgexplain import load
+
+    captured = load(str(tmp_path / "b")).kernel
+    assert captured is not None and captured.features() == detect().features()
     # a re-capture replaces the files, and removes what it could not write this time
     again = tmp_path / "again"
     shutil.copytree(tmp_path / "b", again)

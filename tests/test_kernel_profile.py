@@ -19,8 +19,8 @@ import wgexplain
 from wgexplain.cli import main
 from wgexplain.errors import UsageError
 from wgexplain.explain.route_text import format_text
-from wgexplain.kernel.profile import (DEFAULT, PROFILES, config_features, from_config,
-                                      from_record, parse_profile)
+from wgexplain.kernel.profile import (DEFAULT, FEATURES, PROFILES, config_features, from_config,
+                                      from_record, parse_profile, running_record)
 from wgexplain.kernel.route import lookup, route_get
 from wgexplain.model import AF_INET6, Flow, Nexthop, Route, Rule
 
@@ -179,6 +179,34 @@ def test_cli_kernel_option_json_and_batch(tmp_path: Path) -> None:
     assert json.loads(out.output)["kernel"]["input_einval"] is False
     out = runner.invoke(main, ["check", str(BUNDLE), "--json"])
     assert json.loads(out.output)["kernel"]["name"] == "distro"
+
+
+def test_running_record_is_what_capture_writes() -> None:
+    """kernel.json: the release, where the config was read, each feature or null (unknown)."""
+    rec = running_record()
+    assert rec["release"] and set(rec["features"]) == set(FEATURES)
+    assert all(v is None or isinstance(v, bool) for v in rec["features"].values())
+    if rec["config"] is None:
+        assert rec["features"]["ipv6_mroute"] is None
+    back = from_record(json.dumps(rec), "kernel.json")
+    assert back.release == rec["release"]
+    assert set(back.unknown) == {k for k, v in rec["features"].items() if v is None}
+
+
+def test_ipv4_multicast_routing_is_said_not_modelled_only_where_it_answers() -> None:
+    """rt_fill_info(): ipmr_get_route() only for a non-local group with mc_forwarding on."""
+    host = dataclasses.replace(SEED, sysctls={**SEED.sysctls,
+                                              "net.ipv4.conf.all.mc_forwarding": "1"})
+    args = dict(src="192.168.44.1", iif="wlp0s20f3")
+
+    def said(h: object, dst: str, kernel: str) -> bool:
+        r = route_get(h, dst, kernel=kernel, **args)  # type: ignore[arg-type]
+        return any("ipmr_get_route()" in n for n in r.notes)
+
+    assert said(host, "239.1.2.3", "distro")
+    assert not said(host, "239.1.2.3", "no-mroute")
+    assert not said(host, "224.0.0.251", "distro")  # link-local group: RTA_IIF as usual
+    assert not said(SEED, "239.1.2.3", "distro")  # mc_forwarding off (no daemon)
 
 
 def test_named_profiles_are_distinct() -> None:

@@ -1103,6 +1103,14 @@ class _Ctx:
         if daddr != 0xE0000001:
             self._inexact("not modelled: multicast group membership and multicast forwarding "
                           "(ip_check_mc_rcu(), ip_mr_input())")
+            if (self.kernel.ip_mroute and not _is_local_mc4(daddr)
+                    and self.fib.host.sysctl("net.ipv4.conf.all.mc_forwarding") == "1"):
+                # rt_fill_info(): a non-local group with mc_forwarding on is answered by
+                # ipmr_get_route() on a kernel with CONFIG_IP_MROUTE
+                self._inexact(f"not modelled: mc_forwarding is on, so `ip route get` on a "
+                              f"kernel with IPv4 multicast routing (CONFIG_IP_MROUTE, kernel "
+                              f"profile {self.kernel.name}) answers from the multicast routing "
+                              f"cache (rt_fill_info() -> ipmr_get_route())")
             self.step("multicast", "refused", f"{f.dst}: assumed not joined on {dev}: EINVAL")
             return self.fail("EINVAL", "multicast")
         if not self.fib.dev_up(dev):
