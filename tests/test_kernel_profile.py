@@ -153,12 +153,16 @@ def test_ipv6_output_src_is_the_kernels_choice_not_from() -> None:
     """rt6_fill_node(): src is ip6_route_get_saddr()'s pick (prefsrc, else source address
     selection on the route's device), whatever `from` says; from is echoed as from."""
     host = wgexplain.load(str(ROOT / "examples" / "wg-quick" / "bundle"))
-    v6 = [a.ip for a in host.addresses if a.ip.version == 6 and not a.ip.is_link_local]
-    assert v6
-    frm = v6[-1]
+    # the LAN's address as from: the tunnel's own address is what the kernel reports
+    frm = next(a.ip for a in host.addresses if a.dev == "eth0" and a.ip.version == 6
+               and not a.ip.is_link_local)
     r = route_get(host, "2606:4700:4700::1111", src=str(frm))
     plain = route_get(host, "2606:4700:4700::1111")
     assert r.src == r.prefsrc == plain.src and r.to_json()["from"] == str(frm)
+    assert r.src != frm  # the bundle's case: the tunnel's address is chosen, not the from
+    # the packet itself carries the from (a journey's own lookup)
+    own = lookup(host, Flow(ip.ip_address("2606:4700:4700::1111"), src=frm), getroute=False)
+    assert own.src == frm and own.prefsrc == r.prefsrc
 
 
 def test_cli_kernel_option_json_and_batch(tmp_path: Path) -> None:

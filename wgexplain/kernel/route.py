@@ -1306,8 +1306,9 @@ class _Ctx:
         else:
             # rt6_fill_node(): an output lookup reports as src what ip6_route_get_saddr()
             # picks, with or without `from` (RTA_SRC only echoes the from); checked in wgx-
-            # namespaces (tests/test_parity.py compares src on lookups with from)
-            src = chosen
+            # namespaces (tests/test_parity.py compares src on lookups with from); the packet
+            # itself (getroute False: a journey) carries the from
+            src = chosen if self.getroute or f.src is None or not int(f.src) else f.src
         cache: tuple[str, ...] = ()
         return self.result(rtype=rtype, dev=dev, gateway=gw, src=src, table=out.table,
                            rule=_pref(out), route=route, prefsrc=chosen, cache=cache)
