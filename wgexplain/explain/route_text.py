@@ -49,6 +49,8 @@ def kernel_lines(result: RouteResult) -> list[str]:
         if result.error in EXTACK:
             return [EXTACK[result.error]]
         return [f"RTNETLINK answers: {STRERROR.get(result.error, result.error)}"]
+    if result.type == "unknown":
+        return [f"{result.flow.dst}: unknown — the answer depends on what was not pasted"]
     f = result.flow
     v4 = f.family == AF_INET
     parts: list[str] = []
@@ -102,6 +104,10 @@ def render(result: RouteResult, width: int | None = None) -> Text:
     one line per step).
     """
     out = Text()
+    if result.assumptions:
+        out.append("assuming (not pasted):\n", style="bold yellow")
+        for a in result.assumptions:
+            _append_wrapped(out, Text(f"  - {a}", style="yellow"), width, "    ")
     for kernel_line in kernel_lines(result):
         out.append(kernel_line + "\n", style="bold")
     steps, decisive = fold_steps(result.steps, result.decisive)  # long runs: one step
@@ -128,11 +134,37 @@ def render(result: RouteResult, width: int | None = None) -> Text:
                 line = Text("    ")
             line.append(why, style="bold" if i == decisive else "")
             _append_wrapped(out, line, width, " " * (4 if narrow else column))
+    if result.alternatives:
+        out.append("both ways:\n" if result.type != "unknown" else "it depends:\n", style="bold")
+        if result.type != "unknown":
+            _append_wrapped(out, Text("  - as assumed above: " + _answer(result)), width, "    ")
+        for alt in result.alternatives:
+            _append_wrapped(out, Text(f"  - {alt.text()}"), width, "    ")
     for note in result.notes:
         _append_wrapped(out, Text(f"note: {note}", style="dim"), width, "      ")
-    if not result.exact:
+    if result.to_paste:
+        _append_wrapped(out, Text("to settle it, paste the output of: " + "; ".join(
+            f"`{c}`" for c in result.to_paste), style="cyan"), width, "    ")
+        for line in collect_lines():
+            out.append_text(line)
+            out.append("\n")
+    elif not result.exact:
         out.append("exact: no (see the 'not modelled' notes)\n", style="yellow")
     return out
+
+
+def _answer(result: RouteResult) -> str:
+    from wgexplain.evidence import answer_text
+
+    return answer_text(result)
+
+
+def collect_lines() -> list[Text]:
+    """The one-liner that collects every listing (without private keys): two lines, the
+    command kept whole so it can be copied."""
+    from wgexplain.evidence import COLLECT
+
+    return [Text("  all at once (no private keys):", style="cyan"), Text("    " + COLLECT)]
 
 
 def format_text(result: RouteResult, width: int | None = None) -> str:

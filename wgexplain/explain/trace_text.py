@@ -24,7 +24,8 @@ _STAGE_STYLE = {
     "route": "cyan", "hook": "magenta", "nat": "yellow", "tunnel": "green",
     "device": "blue", "conntrack": "bright_black", "unmodelled": "red",
 }
-_VERDICT_STYLE = {"accept": "bold green", "drop": "bold red", "reject": "bold red"}
+_VERDICT_STYLE = {"accept": "bold green", "drop": "bold red", "reject": "bold red",
+                  "unknown": "bold yellow"}
 
 _DIRECTION_TEXT = {
     "out": "sent by a local process",
@@ -83,6 +84,10 @@ def trace_lines(trace: Trace, indent: str = "", title: str | None = None,
     """
     out: list[Text] = []
     hang = indent + "    "
+    if not indent and trace.all_assumptions:
+        out.append(Text("assuming (not pasted):", style="bold yellow"))
+        for a in trace.all_assumptions:
+            out.extend(wrap_hanging(Text(f"  - {a}", style="yellow"), width, "    "))
     head = Text(indent)
     head.append(title or "Packet", style="bold underline")
     head.append(f": {trace.packet}" if trace.packet else "")
@@ -103,13 +108,26 @@ def trace_lines(trace: Trace, indent: str = "", title: str | None = None,
                                width))
     v = Text(indent)
     v.append("Verdict: ", style="bold")
-    v.append(trace.verdict.upper(), style=_VERDICT_STYLE.get(trace.verdict, "bold"))
-    if trace.egress is not None:
+    enc = trace.encapsulated
+    outer_lost = (trace.verdict == "accept" and enc is not None and enc.verdict != "accept")
+    if outer_lost and enc is not None:
+        # the packet entered the tunnel, but what leaves the machine is the encrypted
+        # packet: its verdict is the one that tells whether anything gets out
+        v.append(enc.verdict.upper(), style=_VERDICT_STYLE.get(enc.verdict, "bold"))
+        v.append(f" — the packet enters {trace.egress.dev if trace.egress else 'the tunnel'}, "
+                 f"but the encrypted packet is {_PAST.get(enc.verdict, enc.verdict)}"
+                 + (f" ({enc.errno})" if enc.errno else "") + ": nothing leaves the machine")
+    else:
+        v.append(trace.verdict.upper(), style=_VERDICT_STYLE.get(trace.verdict, "bold"))
+    if trace.verdict == "unknown":
+        v.append(" — it depends on what was not pasted (see the route step)")
+    if trace.egress is not None and not outer_lost:
         e = trace.egress
         if e.local:
             v.append(f" — delivered locally to {e.dst}" + (f" port {e.dport}" if e.dport is not None else ""))
         else:
-            v.append(f" — leaves {e.dev} src {e.src} dst {e.dst} mark {e.mark:#x}")
+            v.append(f" — leaves {e.dev}" + (f" src {e.src}" if e.src is not None else "")
+                     + f" dst {e.dst} mark {e.mark:#x}")
             if e.gateway:
                 v.append(f" via {e.gateway}")
     if trace.errno:
@@ -120,12 +138,22 @@ def trace_lines(trace: Trace, indent: str = "", title: str | None = None,
         t.append("note: ", style="bold cyan")
         t.append(note)
         out.extend(wrap_hanging(t, width, indent + "      "))
-    if not trace.exact:
+    if any(s.stage == "unmodelled" for s in trace.steps):
         t = Text(indent)
         t.append("not exact: ", style="bold red")
         t.append("some steps were not modelled (see the 'unmodelled' steps)")
         out.extend(wrap_hanging(t, width, indent + "      "))
+    if not indent and trace.all_to_paste:
+        from wgexplain.explain.route_text import collect_lines
+
+        t = Text("to settle it, paste the output of: " + "; ".join(
+            f"`{c}`" for c in trace.all_to_paste), style="cyan")
+        out.extend(wrap_hanging(t, width, "    "))
+        out.extend(collect_lines())
     return out
+
+
+_PAST = {"accept": "accepted", "drop": "dropped", "reject": "rejected"}
 
 
 def render(trace: Trace, console: Console | None = None, width: int | None = None) -> None:

@@ -133,6 +133,8 @@ class Journey:
         self.decapsulated: Trace | None = None
         self.rerouted_from: str | None = None
         self.first_packet: str | None = None
+        self.assumptions: list[str] = []
+        self.to_paste: list[str] = []
 
     # -- recording --------------------------------------------------------
 
@@ -147,12 +149,21 @@ class Journey:
         if text not in self.notes:
             self.notes.append(text)
 
+    def assume(self, text: str, paste: str | None = None) -> None:
+        """Something the journey assumes because it was not pasted (makes it inexact)."""
+        self.exact = False
+        if text not in self.assumptions:
+            self.assumptions.append(text)
+        if paste and paste not in self.to_paste:
+            self.to_paste.append(paste)
+
     def finish(self, verdict: str, skb: Skb, egress: Egress | None) -> Trace:
         return Trace(verdict=verdict, egress=egress if verdict == "accept" else None,
                      steps=tuple(self.steps), exact=self.exact, encapsulated=self.encapsulated,
                      decapsulated=self.decapsulated, errno=self.errno, direction=self.opts.direction,
                      packet=self.first_packet or _packet_text(skb), notes=tuple(self.notes),
-                     kernel=_profile_json(self.host))
+                     kernel=_profile_json(self.host),
+                     assumptions=tuple(self.assumptions), to_paste=tuple(self.to_paste))
 
     # -- routing ----------------------------------------------------------
 
@@ -166,9 +177,20 @@ class Journey:
             self.exact = False
         for n in getattr(res, "notes", ()) or ():
             self.note(str(n))
+        for a in res.assumptions:
+            self.assume(a)
+        for c in res.to_paste:
+            if c not in self.to_paste:
+                self.to_paste.append(c)
         text = _route_text(res, self.host)
         decide = _deciding_step(res)
         why = f"{why_prefix}: {text}" + (f" — {decide}" if decide else "")
+        if res.type == "unknown":
+            why = f"{why_prefix}: unknown — it depends on what was not pasted: " + "; ".join(
+                a.text() for a in res.alternatives)
+            self.step("route", why, hook=hook, decisive=True,
+                      extra=(("route", _route_json(res)),))
+            return res
         err = getattr(res, "error", None)
         extra: tuple[tuple[str, Any], ...] = (("route", _route_json(res)),)
         self.step("route", why, hook=hook, verdict="drop" if err else None,
@@ -394,6 +416,8 @@ class Journey:
         who = f"the route chain {chain.name}" if chain is not None else "NAT"
         res = self.route(flow, f"{who} changed {', '.join(changed)}: ip_route_me_harder() routes "
                                f"again", hook="output")
+        if res.type == "unknown":
+            return  # the first route stays; the step says what the re-route depends on
         if getattr(res, "error", None):
             skb.extra["reroute_error"] = res.error
             self.errno = res.error
@@ -425,6 +449,8 @@ class Journey:
                     sport=o.sport, dport=o.dport, tos=o.tos)
         res = self.route(flow, "the sending socket's route lookup (ip_route_output_key) picks the "
                                "device and the source address")
+        if res.type == "unknown":
+            return self.finish("unknown", skb, None), skb
         if getattr(res, "error", None):
             self.errno = res.error
             self.step("device", f"nothing is sent: the socket's route lookup fails, so send()/connect() "
@@ -484,6 +510,8 @@ class Journey:
                     ipproto=skb.l4proto, sport=skb.sport, dport=skb.dport, tos=skb.tos)
         res = self.route(flow, f"input route lookup (ip_route_input_slow) for a packet arriving on "
                                f"{skb.iif}, with mark {skb.mark:#x}")
+        if res.type == "unknown":
+            return self.finish("unknown", skb, None), skb
         if getattr(res, "error", None):
             self.step("device", f"the kernel drops the packet: the input route lookup fails with "
                       f"{res.error}", verdict="drop", decisive=True)
@@ -602,7 +630,7 @@ class Journey:
         if wg is None:
             via = f" via {gw}" if gw is not None else " directly to the destination"
             self.step("device", f"sent on {dev}{via}", verdict="accept", decisive=True,
-                      effect=f"src {skb.src} mark {skb.mark:#x}")
+                      effect=(f"src {skb.src} " if skb.src is not None else "") + f"mark {skb.mark:#x}")
             return self.finish("accept", skb, egress)
         return self.encapsulate(wg, skb, egress)
 
@@ -616,6 +644,15 @@ class Journey:
                       decisive=True)
             return self.finish("drop", skb, None)
         peer = choice.peer
+        if peer.endpoint is None and peer.public_key == wgmod.ASSUMED_PEER:
+            from wgexplain.evidence import wg_peer_assumption
+
+            self.assume(wg_peer_assumption(wg.name).text, "wg show all")
+            self.step("tunnel", f"{why_dev}; `wg show` was not pasted: a peer is assumed to "
+                      f"take the packet, but its endpoint is unknown, so where the encrypted "
+                      f"packet goes cannot be followed", verdict="accept", decisive=True,
+                      extra=(("inferred", True),))
+            return self.finish("accept", skb, egress)
         if peer.endpoint is None:
             self.errno = "EDESTADDRREQ"
             self.step("tunnel", f"{why_dev}; {choice.why}, but that peer has no endpoint: "
@@ -657,7 +694,8 @@ class Journey:
             t, _ = j.local_out()
         self.encapsulated = t
         if t.verdict != "accept":
-            self.note(f"the encrypted packet is {t.verdict}ed: nothing reaches {ep_addr}")
+            past = {"drop": "dropped", "reject": "rejected"}.get(t.verdict, t.verdict)
+            self.note(f"the encrypted packet is {past}: nothing reaches {ep_addr}")
         return self.finish("accept", skb, egress)
 
 
@@ -861,7 +899,11 @@ def trace(host: Host, dst: Any, *, src: Any = None, iif: str | None = None, oif:
     if opts.oif and host.links and host.link(opts.oif) is None:
         raise UsageError(f"--oif {opts.oif}: no such device in the dump")
     j = Journey(host, opts)
-    if host.ruleset is None:
+    if host.ruleset is None and host.dumped and "nft" not in host.dumped:
+        from wgexplain.evidence import ruleset_assumption
+
+        j.assume(ruleset_assumption().text, "nft list ruleset")
+    elif host.ruleset is None:
         j.note("no nftables ruleset in the dump: no firewall, NAT or marks are applied "
                "(as on a host with an empty ruleset)")
     if opts.proto is None:

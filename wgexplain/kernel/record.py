@@ -110,6 +110,10 @@ class Trace:
     notes: tuple[str, ...] = field(default=())
     #: the kernel profile imitated (``to_json()`` of :class:`~wgexplain.kernel.profile.KernelProfile`)
     kernel: dict[str, Any] | None = None
+    #: what this journey assumed because it was not pasted (wgexplain.evidence), one sentence each
+    assumptions: tuple[str, ...] = field(default=())
+    #: the commands whose output would settle them
+    to_paste: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -130,7 +134,29 @@ class Trace:
             out["notes"] = list(self.notes)
         if self.kernel is not None:
             out["kernel"] = self.kernel
+        out["assumptions"] = list(self.all_assumptions)
+        paste = self.all_to_paste
+        if paste:
+            out["to_paste"] = list(paste)
         return out
+
+    def _nested(self) -> "list[Trace]":
+        return [t for t in (self.encapsulated, self.decapsulated) if t is not None]
+
+    @property
+    def all_assumptions(self) -> tuple[str, ...]:
+        """This journey's assumptions and its nested journeys', each once."""
+        out = dict.fromkeys(self.assumptions)
+        for t in self._nested():
+            out.update(dict.fromkeys(t.all_assumptions))
+        return tuple(out)
+
+    @property
+    def all_to_paste(self) -> tuple[str, ...]:
+        out = dict.fromkeys(self.to_paste)
+        for t in self._nested():
+            out.update(dict.fromkeys(t.all_to_paste))
+        return tuple(out)
 
     @property
     def all_exact(self) -> bool:

@@ -42,6 +42,7 @@ from wgexplain.model import (
     AF_INET, AF_INET6, RT_TABLE_LOCAL, Address, Flow, Host, IPAddress, LazyRoutes, Nexthop, Route,
     Rule, as_dict,
 )
+from wgexplain.evidence import RouteEvidence
 from wgexplain.kernel import fib_frontend
 from wgexplain.kernel.fib_frontend import Conf, fib_validate_source, scope_num
 from wgexplain.kernel.fib_rules import (
@@ -119,6 +120,12 @@ class RouteResult:
     table_name: str | None = None
     #: the kernel profile the answer imitates (:mod:`wgexplain.kernel.profile`)
     kernel: KernelProfile | None = None
+    #: what the answer assumes because it was not pasted (wgexplain.evidence), one sentence each
+    assumptions: tuple[str, ...] = ()
+    #: the answer computed under other hypotheses (wgexplain.evidence.Alternative)
+    alternatives: tuple[Any, ...] = ()
+    #: the commands whose output would settle the assumptions
+    to_paste: tuple[str, ...] = ()
 
     @property
     def derived(self) -> bool:
@@ -166,6 +173,11 @@ class RouteResult:
         out["exact"] = self.exact
         out["notes"] = list(self.notes)
         out["kernel"] = (self.kernel or DEFAULT_PROFILE).to_json()
+        out["assumptions"] = list(self.assumptions)
+        if self.alternatives:
+            out["alternatives"] = [a.to_json() for a in self.alternatives]
+        if self.to_paste:
+            out["to_paste"] = list(self.to_paste)
         return out
 
 
@@ -283,7 +295,13 @@ def json_line(result: RouteResult) -> str:
         parts.append(f', "metric": {_jint(result.route.metric)}')
     parts.append(f', "cache": {_jlist(result.cache)}, "derived": {_jbool(result.derived)}, '
                  f'"exact": {_jbool(result.exact)}, "notes": {_jlist(result.notes)}, '
-                 f'"kernel": {_jprofile(result.kernel or DEFAULT_PROFILE)}}}')
+                 f'"kernel": {_jprofile(result.kernel or DEFAULT_PROFILE)}, '
+                 f'"assumptions": {_jlist(result.assumptions)}')
+    if result.alternatives:
+        parts.append(f', "alternatives": {_jany([a.to_json() for a in result.alternatives])}')
+    if result.to_paste:
+        parts.append(f', "to_paste": {_jlist(result.to_paste)}')
+    parts.append("}")
     return "".join(parts)
 
 
@@ -312,8 +330,11 @@ class _Fib:
     """Everything lookups need from one Host, built once (Host is frozen)."""
 
     def __init__(self, host: Host) -> None:
+        pasted = host
         host = fib_frontend.complete(host)
         self.host = host
+        #: what the paste lacks (None: a Host built in code, or nothing a lookup reads missing)
+        self.evidence = RouteEvidence.of(pasted, host)
         self.rules: dict[int, list[Rule]] = {AF_INET: host.rules_of(AF_INET),
                                              AF_INET6: host.rules_of(AF_INET6)}
         # one pass over the routes (a full table has a million): tables, devices named,
@@ -444,6 +465,8 @@ class _Fib:
         return dev == self.loopback
 
     def dev_exists(self, dev: str) -> bool:
+        if self.evidence is not None and not self.evidence.ev.links():
+            return True  # `ip link` was not pasted: unknown, assumed to exist (and said so)
         return not self.known_devs or dev in self.known_devs or dev == self.loopback
 
     def dev_up(self, dev: str) -> bool:
@@ -666,8 +689,12 @@ def lookup(host: Host, flow: Flow, *, explain: bool = True,
                                          "`ip route get` could not be asked: it cannot key a "
                                          "lookup", 1) + "; the packet is followed all the same")
     if flow.dst.version == 4:
-        return ctx.input4() if flow.iif is not None else ctx.output4()
-    return ctx.input6() if flow.iif is not None else ctx.output6()
+        res = ctx.input4() if flow.iif is not None else ctx.output4()
+    else:
+        res = ctx.input6() if flow.iif is not None else ctx.output6()
+    if fib.evidence is not None:
+        res = fib.evidence.qualify(res)
+    return res
 
 
 def _fail(flow: Flow, errno: str, rtype: str, steps: "Sequence[RouteStep]", notes: list[str],

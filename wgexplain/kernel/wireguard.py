@@ -33,6 +33,10 @@ from wgexplain.model import Host, IPAddress, IPNetwork, WgInterface, WgPeer
 _WG_NAME = re.compile(r"(^|[-_.])wg|wireguard|^mullvad|^wg", re.I)
 
 
+#: the public key of the peer assumed to exist when `wg show` was not pasted
+ASSUMED_PEER = "(assumed: wg show not pasted)"
+
+
 @dataclass(frozen=True, slots=True)
 class WgDevice:
     """A WireGuard device as the simulator knows it, and how each fact was learnt."""
@@ -187,6 +191,9 @@ def wg_device(host: Host, dev: str, *, endpoint: tuple[IPAddress, int] | None = 
             fw, fw_how = found[0], "inferred: " + found[1]
     if fw is None:
         fw, fw_how = 0, "unknown (no `wg show`, no --wg-fwmark, nothing in the rules): 0 assumed"
+    if not peers and host.dumped and "wg" not in host.dumped:
+        # `wg show` was not pasted: its peers are unknown, not absent (wgexplain.evidence)
+        peers, peers_how = (WgPeer(public_key=ASSUMED_PEER),), "assumed: `wg show` was not pasted"
     return WgDevice(dev, how, fw, fw_how, listen_port, peers, peers_how or "unknown", inferred)
 
 
