@@ -123,6 +123,9 @@ class CheckReport:
     not_checked: tuple[NotChecked, ...]
     #: the kernel profile imitated (``KernelProfile.to_json()``)
     kernel: Mapping[str, Any] | None = None
+    #: what the checks assume because it was not pasted (wgexplain.evidence)
+    assumptions: tuple[str, ...] = ()
+    to_paste: tuple[str, ...] = ()
 
     @property
     def found(self) -> bool:
@@ -135,7 +138,8 @@ class CheckReport:
         return {"source": self.source, "findings": [f.to_json() for f in self.findings],
                 "passed": [p.to_json() for p in self.passed],
                 "not_checked": [n.to_json() for n in self.not_checked],
-                "kernel": dict(self.kernel) if self.kernel is not None else None}
+                "kernel": dict(self.kernel) if self.kernel is not None else None,
+                "assumptions": list(self.assumptions), "to_paste": list(self.to_paste)}
 
 
 # --------------------------------------------------------------------------
@@ -144,11 +148,13 @@ class CheckReport:
 
 def tunnel_devices(host: Host) -> list[str]:
     """WireGuard devices of the dump (``wg show``, ``ip -d link``, or recognised by
-    :func:`wgexplain.kernel.wireguard.is_wireguard`)."""
+    :func:`wgexplain.kernel.wireguard.is_wireguard`), also those only named by addresses,
+    routes or rules (when ``ip link`` was not pasted, as ``trace`` recognises them)."""
     from wgexplain.kernel import wireguard as wgmod
+    from wgexplain.signatures import device_names
 
     names = [w.name for w in host.wireguard]
-    names += [l.name for l in host.links if l.name not in names and wgmod.is_wireguard(host, l.name)]
+    names += [d for d in device_names(host) if d not in names and wgmod.is_wireguard(host, d)]
     return names
 
 
@@ -194,7 +200,8 @@ def summarize(t: Trace) -> str:
     e = t.egress
     if e.local:
         return f"accepted and delivered locally to {e.dst}"
-    s = f"accepted: leaves {e.dev} from {e.src} to {e.dst}"
+    s = f"accepted: leaves {e.dev}" + (f" from {e.src}" if e.src is not None else "") + \
+        f" to {e.dst}"
     if e.gateway:
         s += f" via {e.gateway}"
     enc = t.encapsulated
@@ -510,7 +517,10 @@ def check(host: Host) -> CheckReport:
         c.killswitch(dev, t_up)
         c.rp_filter(dev, t_up)
         c.endpoint_loop(dev, t_up)
+    from wgexplain.evidence import host_assumptions, to_paste
     from wgexplain.kernel.profile import DEFAULT as DEFAULT_PROFILE
 
+    assumed = host_assumptions(host)
     return CheckReport(c.source, tuple(c.findings), tuple(c.passed), tuple(c.not_checked),
-                       (host.kernel or DEFAULT_PROFILE).to_json())
+                       (host.kernel or DEFAULT_PROFILE).to_json(),
+                       tuple(a.text for a in assumed), tuple(to_paste(assumed)))

@@ -583,7 +583,25 @@ def show_data(host: Host) -> dict[str, Any]:
         "warnings": list(h.warnings),
         "kernel": (host.kernel or DEFAULT_PROFILE).to_json(),
     }
+    from wgexplain.evidence import host_assumptions, to_paste
+    from wgexplain.signatures import recognise
+
+    assumed = host_assumptions(host)
+    kinds = {a.kind for a in assumed}
+    # a listing that was not pasted is said once, as an assumption, not again as a warning
+    data["warnings"] = [w for w in data["warnings"]
+                        if not any(w.startswith(p) and k in kinds for p, k in _SAID_AS_ASSUMPTION)]
+    data["assumptions"] = [a.text for a in assumed]
+    data["to_paste"] = to_paste(assumed)
+    data["clients"] = [c.to_json() for c in recognise(h)]
     return data
+
+
+#: the source's warnings about a listing not pasted, and the assumption kind that says it
+_SAID_AS_ASSUMPTION = (("no ip rule in this dump", "ip-rule"), ("no ip -6 rule in this dump", "ip6-rule"),
+                       ("no IPv4 rules in the dump", "ip-rule"),
+                       ("no IPv6 rules in the dump", "ip6-rule"),
+                       ("no nft ruleset in this dump", "nft"), ("no ip addr in this dump", "ip-addr"))
 
 
 def _show_json(host: Any, ctx: click.Context) -> str:
@@ -667,6 +685,11 @@ def show_lines(d: dict[str, Any], width: int | None = None) -> list[Any]:
         for w_ in d["wireguard"]:
             fact("  ", f"{w_['name']} fwmark 0x{w_['fwmark']:x} peers {len(w_['peers'])}"
                  + (" (inferred)" if w_.get("inferred") else ""))
+    if d.get("clients"):
+        heading("clients recognised:")
+        for c in d["clients"]:
+            fact("  ", f"{c['client']}: {', '.join(c['why'])}")
+            fact("      ", f"installs: {c['installs']}", hang="  ", style="dim")
     heading("sysctls:", "" if d["sysctls"] else " (none in the dump)")
     for k, v in sorted(d["sysctls"].items()):
         fact("  ", f"{k} = {v}")
@@ -674,6 +697,15 @@ def show_lines(d: dict[str, Any], width: int | None = None) -> list[Any]:
         heading("warnings:")
         for w_ in d["warnings"]:
             fact("  ", f"- {w_}", hang="  ", style="yellow")
+    if d.get("assumptions"):
+        heading("assuming (not pasted):")
+        for a in d["assumptions"]:
+            fact("  ", f"- {a}", hang="  ", style="yellow")
+        fact("", "to settle it, paste the output of: " + "; ".join(
+            f"`{c}`" for c in d["to_paste"]), hang="    ", style="cyan")
+        from wgexplain.explain.route_text import collect_lines
+
+        out.extend(collect_lines())
     return out
 
 

@@ -71,6 +71,10 @@ def render_check(report: Any, console: Any, width: int | None = None) -> None:
         line(t, indent + " " * len(label))
 
     sev_style = {"high": "bold red", "medium": "bold yellow", "low": "yellow"}
+    if getattr(report, "assumptions", ()):
+        console.print("assuming (not pasted):", style="bold yellow")
+        for a in report.assumptions:
+            line(Text(f"  - {a}", style="yellow"), "    ")
     if not report.findings:
         console.print("no findings", style="bold green")
     for f in report.findings:
@@ -96,6 +100,13 @@ def render_check(report: Any, console: Any, width: int | None = None) -> None:
         console.print("not checked:", style="bold")
         for n in report.not_checked:
             labelled(f"{n.id}: ", n.why)
+    if getattr(report, "to_paste", ()):
+        from wgexplain.explain.route_text import collect_lines
+
+        line(Text("to settle it, paste the output of: " + "; ".join(
+            f"`{c}`" for c in report.to_paste), style="cyan"), "    ")
+        for x in collect_lines():
+            console.print(x, highlight=False, soft_wrap=True)
 
 
 def register(group: click.Group) -> None:

@@ -260,8 +260,9 @@ def host_assumptions(host: Host) -> list[Assumption]:
         from wgexplain.check import tunnel_devices
 
         for dev in tunnel_devices(host):
-            out.append(Assumption("wg", f"`wg show` was not pasted: {dev}'s peers, their "
-                                        "endpoints and allowed IPs are unknown"))
+            out.append(Assumption("wg", f"`wg show` was not pasted: {dev}'s peers and their "
+                                        "allowed IPs are unknown (an endpoint may be inferred "
+                                        "from the firewall rules)"))
     if not ev.ruleset():
         out.append(ruleset_assumption())
     if not ev.sysctls():
@@ -461,9 +462,18 @@ def qualify(re_: RouteEvidence, result: "RouteResult") -> "RouteResult":
 
 def _reword(step: Any, re_: RouteEvidence, fam: int) -> Any:
     """A step's reason, where it says a table that was not pasted "does not exist"."""
-    if step.table is None or re_.table_known(fam, step.table):
+    if step.table is None:
         return step
     name = re_.host.table_name(step.table)
+    if step.table == RT_TABLE_DEFAULT and not any(
+            k in re_.ev.dumped for k in (f"{_fam(fam)}-route:all", f"{_fam(fam)}-route:253",
+                                         f"{_fam(fam)}-route:default")):
+        why = step.why.replace("table default does not exist (no route in it)",
+                               "table default was not pasted (empty, as the kernel leaves it "
+                               "unless routes are added to it)")
+        return step if why == step.why else dataclasses.replace(step, why=why)
+    if re_.table_known(fam, step.table):
+        return step
     why = step.why.replace(f"table {name} does not exist (no route in it)",
                            f"table {name} was not pasted (taken as empty here)")
     why = why.replace(f"table {name} has no route for",

@@ -153,6 +153,12 @@ def _table_dumped(host: Host, family: int, table: int, present: set[tuple[int, i
             or (table == RT_TABLE_MAIN and f"{prefix}-route:main" in host.dumped))
 
 
+def _said(host: Host, prefix: str) -> bool:
+    """The source already warned about this fact (the same warning is not given twice in
+    two wordings)."""
+    return any(w.startswith(prefix) for w in host.warnings)
+
+
 def _link_up(host: Host, dev: str) -> bool:
     link = host.link(dev)
     return True if link is None else (link.up or not link.flags)
@@ -261,15 +267,17 @@ def complete(host: Host) -> Host:
         new_rules += [Rule(AF_INET, 0, "lookup", RT_TABLE_LOCAL, origin=o),
                       Rule(AF_INET, 32766, "lookup", RT_TABLE_MAIN, origin=o),
                       Rule(AF_INET, 32767, "lookup", RT_TABLE_DEFAULT, origin=o)]
-        warnings.append("no IPv4 rules in the dump: assumed the kernel's defaults "
-                        "(0 lookup local, 32766 lookup main, 32767 lookup default)")
+        if not _said(host, "no ip rule in this dump"):  # one wording per fact
+            warnings.append("no IPv4 rules in the dump: assumed the kernel's defaults "
+                            "(0 lookup local, 32766 lookup main, 32767 lookup default)")
     if AF_INET6 not in fams:
         o = _derived(host, "fib6_default_rules_init(): the kernel's default IPv6 rules "
                            "(no IPv6 rules in the dump)")
         new_rules += [Rule(AF_INET6, 0, "lookup", RT_TABLE_LOCAL, origin=o),
                       Rule(AF_INET6, 32766, "lookup", RT_TABLE_MAIN, origin=o)]
-        warnings.append("no IPv6 rules in the dump: assumed the kernel's defaults "
-                        "(0 lookup local, 32766 lookup main)")
+        if not _said(host, "no ip -6 rule in this dump"):
+            warnings.append("no IPv6 rules in the dump: assumed the kernel's defaults "
+                            "(0 lookup local, 32766 lookup main)")
 
     v4 = [a for a in host.addresses if a.family == AF_INET]
     v6 = [a for a in host.addresses if a.family == AF_INET6]
@@ -357,9 +365,10 @@ def complete(host: Host) -> Host:
                             f"{len(derived6) - n_local} prefix routes from the addresses")
     new_routes += derived6
     if main6 and not any(fam == AF_INET6 and table != RT_TABLE_LOCAL for fam, table in present) \
-            and not any(r.family == AF_INET6 and r.table != RT_TABLE_LOCAL for r in new_routes):
+            and not any(r.family == AF_INET6 and r.table != RT_TABLE_LOCAL for r in new_routes) \
+            and not _said(host, "no IPv6 routes in this dump"):
         warnings.append("no IPv6 routes in this dump: IPv6 lookups other than local "
-                        "addresses fail with ENETUNREACH")
+                        "addresses are answered as with no IPv6 route")
 
     known = set(host.warnings)
     fresh = tuple(w for w in warnings if w not in known)
