@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 import wgexplain
 from wgexplain import cli
-from wgexplain.evidence import COLLECT, host_assumptions
+from wgexplain.evidence import COLLECT, COLLECT_LINES, host_assumptions
 from wgexplain.kernel.route import route_get
 from wgexplain.model import Origin
 from wgexplain.signatures import recognise
@@ -98,7 +98,8 @@ def test_only_table_52_is_undecided_not_enetunreach(tmp_path: Path) -> None:
     assert "does not exist" not in text
     assert "table main was not pasted (taken as empty here)" in text
     assert "1.1.1.1: unknown — the answer depends on what was not pasted" in text
-    assert "dev tailscale0 table 52" in text and COLLECT in text
+    assert "dev tailscale0 table 52" in text
+    assert all("    " + line in text.splitlines() for line in COLLECT_LINES)
 
 
 def test_only_table_101_blackhole_is_said_for_the_rule_that_would_reach_it(tmp_path: Path

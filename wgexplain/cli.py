@@ -237,7 +237,7 @@ def main() -> None:
 _MISSING_TABLE = re.compile(r"table (\S+), which is not in this dump")
 
 
-def dump_warnings(host: Host | None, shown: str | None) -> list[str]:
+def dump_warnings(host: Host | None, shown: str | None, said: str = "") -> list[str]:
     """The source's warnings that bear on an answer whose text is ``shown``.
 
     A paste whose command has no output, and a table the answer consulted that
@@ -249,20 +249,23 @@ def dump_warnings(host: Host | None, shown: str | None) -> list[str]:
     out = []
     for w in host.warnings:
         m = _MISSING_TABLE.search(w)
+        if m and f"table {m.group(1)} was not pasted" in (said or shown or ""):
+            continue  # already said, as an assumption the answer rests on
         if "has no output in the paste" in w or (
                 m and (shown is None or f"table {m.group(1)}" in shown)):
             out.append(w)
     return out
 
 
-def warning_lines(host: Host | None, shown: str | None, width: int | None) -> list[Any]:
+def warning_lines(host: Host | None, shown: str | None, width: int | None,
+                  said: str = "") -> list[Any]:
     """``warning: ...`` lines (rich Text, wrapped) for :func:`dump_warnings`."""
     from rich.text import Text
 
     from wgexplain.explain.wrap import wrap_hanging
 
     lines: list[Any] = []
-    for w in dump_warnings(host, shown):
+    for w in dump_warnings(host, shown, said):
         t = Text("warning: ", style="bold yellow")
         t.append(w)
         lines.extend(wrap_hanging(t, width, "         "))
@@ -271,7 +274,7 @@ def warning_lines(host: Host | None, shown: str | None, width: int | None) -> li
 
 def with_warnings(text: str, ctx: click.Context, width: int | None, shown: str | None) -> str:
     """A command's text output followed by the dump's warnings (those not already in ``shown``)."""
-    extra = warning_lines(ctx.meta.get("wgexplain.host"), shown, width)
+    extra = warning_lines(ctx.meta.get("wgexplain.host"), shown, width, said=text)
     return (text + "".join(x.plain + "\n" for x in extra)).rstrip("\n")
 
 

@@ -124,7 +124,9 @@ def register(group: click.Group) -> None:
 
             console = Console(highlight=False, soft_wrap=True)
             render(result, console)
-            for line in warning_lines(host, None, output_width()):
+            from wgexplain.explain.trace_text import to_text
+
+            for line in warning_lines(host, None, output_width(), said=to_text(result)):
                 console.print(line)
             return
         click.echo(render_as("trace", fmt, result, ctx))

@@ -41,12 +41,14 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The commands that collect everything, without private keys (``wg show all dump``
 #: prints the private key in field 2 of each interface line: awk blanks it). Each output
 #: follows a ``$ command`` line, as a terminal session shows it, so the reader finds it.
-COLLECT = (
-    "for c in 'ip -d link show' 'ip addr show' 'ip rule show' 'ip -6 rule show' "
-    "'ip route show table all' 'nft list ruleset' 'wg show all dump' "
-    "'sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter "
-    "net.ipv4.conf.all.src_valid_mark'; do echo \"\\$ $c\"; sudo $c 2>&1 | awk -v c=\"$c\" "
-    "'BEGIN{OFS=\"\\t\"} c ~ /^wg/ && NF == 5 {$2 = \"(hidden)\"} 1'; done")
+#: Kept to short lines (continued with ``\``) so it can be copied from a narrow terminal.
+COLLECT_LINES = (
+    "for c in 'ip -d link show' 'ip addr show' 'ip rule show' 'ip -6 rule show' \\",
+    " 'ip route show table all' 'nft list ruleset' 'wg show all dump' \\",
+    " 'sysctl -a -r rp_filter|src_valid_mark|forward'; do echo \"\\$ $c\"; sudo $c 2>&1 | \\",
+    " awk -v c=\"$c\" 'BEGIN{OFS=\"\\t\"} c ~ /^wg/ && NF == 5 {$2 = \"(hidden)\"} 1'; done",
+)
+COLLECT = "\n".join(COLLECT_LINES)
 
 #: what to paste to settle each kind of assumption
 PASTE = {
@@ -54,8 +56,7 @@ PASTE = {
     "ip-route": "ip route show table all", "ip6-route": "ip -6 route show table all",
     "ip-link": "ip -d link show", "ip-addr": "ip addr show", "wg": "wg show all",
     "nft": "nft list ruleset",
-    "sysctl": ("sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter "
-               "net.ipv4.conf.default.rp_filter net.ipv4.conf.all.src_valid_mark"),
+    "sysctl": "sysctl -a -r 'rp_filter|src_valid_mark|forward'",
 }
 
 
@@ -208,17 +209,29 @@ def to_paste(assumptions: Iterable[Assumption]) -> list[str]:
     return list(out)
 
 
-def is_unknown(fact: Any) -> bool:
-    """A rule, route or address the reader marked as holding a redacted (unknown) address.
+def redacted_lines(host: Host) -> frozenset[tuple[str, int]]:
+    """The ``(file, line)`` of every line whose address the poster hid (``Host.redacted``,
+    when the reader records it: a fact read from such a line holds a stand-in)."""
+    return frozenset((r.origin.file, r.origin.line) for r in getattr(host, "redacted", ()) or ())
 
-    Readers mark it with an ``unknown`` attribute, or an origin whose ``why``
-    starts with ``unknown``/``redacted``.
+
+def is_unknown(fact: Any, redacted: frozenset[tuple[str, int]] = frozenset()) -> bool:
+    """A rule, route or address that holds a redacted (unknown) address.
+
+    Known as such by its line being in ``redacted`` (:func:`redacted_lines`),
+    an ``unknown`` attribute, or an origin whose ``why`` starts with
+    ``unknown``/``redacted``.
     """
     if fact is None:
         return False
     if getattr(fact, "unknown", False):
         return True
-    why = str(getattr(getattr(fact, "origin", None), "why", "") or "")
+    origin = getattr(fact, "origin", None)
+    if origin is None:
+        return False
+    if redacted and (origin.file, origin.line) in redacted:
+        return True
+    why = str(getattr(origin, "why", "") or "")
     return why.startswith(("unknown", "redacted"))
 
 
@@ -268,9 +281,12 @@ def host_assumptions(host: Host) -> list[Assumption]:
     if not ev.sysctls():
         out.append(Assumption("sysctl", "`sysctl` was not pasted: the kernel's defaults are "
                                         "assumed (rp_filter 0, src_valid_mark 0, forwarding 0)"))
+    red = redacted_lines(host)
     for fact in (*host.rules, *host.addresses):
-        if is_unknown(fact):
+        if is_unknown(fact, red):
             out.append(unknown_assumption(_fact_text(fact)))
+    for r in getattr(host, "redacted", ()) or ():
+        out.append(unknown_assumption(f"the line {r.origin} ({r.text!r})"))
     return _dedupe(out)
 
 
@@ -353,13 +369,19 @@ class RouteEvidence:
         self.hypotheses: dict[tuple[Any, ...], Host] = {}
         self._clients: list[Any] | None = None
         self._fast: dict[int, bool] = {}
+        self.redacted = redacted_lines(host)
+        #: (family, table) of the tables holding a route with a hidden address
+        self.unknown_tables: frozenset[tuple[int, int]] = frozenset(
+            (r.family, r.table) for r in host.routes if is_unknown(r, self.redacted)) \
+            if self.redacted else frozenset()
 
     @classmethod
     def of(cls, host: Host, completed: Host) -> "RouteEvidence | None":
         """None when ``host`` was built in code (nothing recorded) or lacks nothing a lookup
-        reads; else what it lacks."""
+        reads and hides no address; else what it lacks."""
         ev = Evidence(host)
-        if not ev.recorded or (ev.complete() and not any(is_unknown(r) for r in host.rules)):
+        if not ev.recorded or (ev.complete() and not getattr(host, "redacted", ()) and not any(
+                is_unknown(r) for r in host.rules)):
             return None
         return cls(host, completed)
 
@@ -369,11 +391,12 @@ class RouteEvidence:
         fast = self._fast.get(fam)
         if fast is None:
             fast = self._fast[fam] = self.rules_known[fam] and all(
-                self.table_known(fam, r.table) for r in self.host.rules_of(fam)
+                self.table_known(fam, r.table) and (fam, r.table) not in self.unknown_tables
+                for r in self.host.rules_of(fam)
                 if r.action == "lookup" and r.table is not None) and not any(
-                is_unknown(r) for r in self.host.rules_of(fam))
+                is_unknown(r, self.redacted) for r in self.host.rules_of(fam))
         if fast and (self.ev.links() or not any((result.flow.iif, result.flow.oif, result.dev))) \
-                and not is_unknown(result.route):
+                and not is_unknown(result.route, self.redacted):
             return result
         return qualify(self, result)
 
@@ -428,17 +451,22 @@ def qualify(re_: RouteEvidence, result: "RouteResult") -> "RouteResult":
             assumptions.append(table_assumption(host, ev, fam, s.table))
             if decisive is None or i < decisive or s.result != "matched":
                 unknown_before.append(s.table)
+        if (fam, s.table) in re_.unknown_tables:
+            assumptions.append(unknown_assumption(
+                f"table {host.table_name(s.table)} holds a route that"))
     if not ev.links():
         for dev in (flow.iif, flow.oif, result.dev):
             if dev and dev != "lo" and host.link(dev) is None:
                 assumptions.append(link_assumption(dev))
     notes = list(result.notes)
+    red = re_.redacted
     for fact in (result.route, *(s.route for s in steps)):
-        if is_unknown(fact):
+        if is_unknown(fact, red):
             assumptions.append(unknown_assumption(_fact_text(fact)))
     for s in steps:
         if s.rule is not None:
-            rule = next((r for r in host.rules_of(fam) if r.pref == s.rule and is_unknown(r)), None)
+            rule = next((r for r in host.rules_of(fam) if r.pref == s.rule and is_unknown(r, red)),
+                        None)
             if rule is not None:
                 assumptions.append(unknown_assumption(_fact_text(rule)))
     assumptions = _dedupe(assumptions)

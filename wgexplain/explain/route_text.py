@@ -162,9 +162,10 @@ def _answer(result: RouteResult) -> str:
 def collect_lines() -> list[Text]:
     """The one-liner that collects every listing (without private keys): two lines, the
     command kept whole so it can be copied."""
-    from wgexplain.evidence import COLLECT
+    from wgexplain.evidence import COLLECT_LINES
 
-    return [Text("  all at once (no private keys):", style="cyan"), Text("    " + COLLECT)]
+    return [Text("  all at once (no private keys):", style="cyan"),
+            *(Text("    " + line) for line in COLLECT_LINES)]
 
 
 def format_text(result: RouteResult, width: int | None = None) -> str:
