@@ -374,7 +374,8 @@ def test_no_ruleset_means_no_firewall() -> None:
     h = load_text(SESSION.replace("# nft list ruleset\n", ""), "s.txt")
     t = trace(h, "198.51.100.9", proto="udp", dport=53)
     assert t.verdict == "accept" and t.egress.dev == "eth0"
-    assert any("no nftables ruleset" in n for n in t.notes)
+    assert any("`nft list ruleset` was not pasted: no firewall assumed" in a
+               for a in t.assumptions)
 
 
 def test_json_shape_is_the_contract() -> None:

@@ -203,8 +203,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         'the paste is refused, so no answer: refused: a redacted endpoint in wg show (kind 3)',
     ('07-wg-quick-unifi-log-failed.txt', 'skipped'):
         'skipped text is not named in a warning (kind 4)',
-    ('07-wg-quick-unifi-log-failed.txt', 'outcome:route-198.51.100.20'):
-        'answered without naming what it assumed (kind 6): dev is None (ENETUNREACH)',
     ('08-wg-quick-wgcf-log-wg.md', 'read'):
         "refused: no '$ ' command line in the paste (kind 1)",
     ('08-wg-quick-wgcf-log-wg.md', 'skipped'):
@@ -239,8 +237,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "the paste is refused, so no answer: refused: no '$ ' command line in the paste (kind 1)",
     ('16-nordvpn-user-host-ip-a-route.txt', 'skipped'):
         'skipped text is not named in a warning (kind 4)',
-    ('16-nordvpn-user-host-ip-a-route.txt', 'outcome:route-203.0.113.10'):
-        'answered without naming what it assumed (kind 6): no expectation: must name ip rule',
     ('17-nordvpn-container-table-51820.md', 'skipped'):
         'skipped text is not named in a warning (kind 4)',
     ('18-nordvpn-lan-10-10.md', 'read'):
@@ -319,8 +315,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "the paste is refused, so no answer: refused: no '$ ' command line in the paste (kind 1)",
     ('34-tailscale-only-table-52.md', 'skipped'):
         'skipped text is not named in a warning (kind 4)',
-    ('34-tailscale-only-table-52.md', 'outcome:route-10.30.0.5'):
-        'answered without naming what it assumed (kind 6): dev is None (ENETUNREACH)',
     ('35-tailscale-table52-inline.md', 'read'):
         "refused: no '$ ' command line in the paste (kind 1)",
     ('35-tailscale-table52-inline.md', 'skipped'):
@@ -351,8 +345,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         'the paste is refused, so no answer: refused: a listing cut mid-line (kind 2)',
     ('39-mullvad-zsh-route-rt-tables.txt', 'skipped'):
         'skipped text is not named in a warning (kind 4)',
-    ('39-mullvad-zsh-route-rt-tables.txt', 'outcome:route-203.0.113.10'):
-        'answered without naming what it assumed (kind 6): no expectation: must name ip rule',
     ('40-wg-quick-placeholders.txt', 'read'):
         'refused: a redaction placeholder as gateway (kind 3)',
     ('40-wg-quick-placeholders.txt', 'skipped'):
@@ -367,8 +359,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "the paste is refused, so no answer: refused: no '$ ' command line in the paste (kind 1)",
     ('43-wg-quick-zh-warp-rule.md', 'skipped'):
         'skipped text is not named in a warning (kind 4)',
-    ('43-wg-quick-zh-warp-rule.md', 'outcome:route-198.51.100.20'):
-        'answered without naming what it assumed (kind 6): table 254 != 51820',
     ('44-openwrt-pbr-route-n-omissis.md', 'read'):
         "refused: no '$ ' command line in the paste (kind 1)",
     ('44-openwrt-pbr-route-n-omissis.md', 'skipped'):
