@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from wgexplain.lab.netns import Lab, lab_available
+from wgexplain.lab.netns import Lab, lab_available, wait_for
 from wgexplain.lab.wireguard_go import WireguardGo, genkey
 from wgexplain.model import AF_INET, AF_INET6, Origin
 from wgexplain.sources import load_raw
@@ -99,6 +99,9 @@ def ns(lab: Lab) -> str:
     name = lab.netns("ns")
     for line in SETUP.strip().splitlines():
         lab.ip(name, *line.split())
+    # the link-local addresses are tentative until DAD ends (about a second): two listings
+    # taken on either side of that moment differ, so the tests start after it
+    wait_for(lambda: "tentative" not in ip(name, "-6", "addr"), 10.0, "IPv6 DAD in the namespace")
     return name
 
 
