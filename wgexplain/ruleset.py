@@ -694,34 +694,107 @@ def _unknown_kinds(obj: Any) -> Iterator[str]:
 # Priorities (nft src/rule.c ``std_prios`` / ``bridge_std_prios``)
 # ---------------------------------------------------------------------------
 
+#: In nft's order (``prio2str()`` takes the first name within reach).
 STD_PRIORITIES: dict[str, int] = {
     "raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100,
 }
 BRIDGE_PRIORITIES: dict[str, int] = {"dstnat": -300, "filter": -200, "out": 100, "srcnat": 300}
+#: The kernel keeps a hook priority as a signed 32-bit number (NFTA_HOOK_PRIORITY).
+PRIORITY_MIN, PRIORITY_MAX = -(1 << 31), (1 << 31) - 1
+_PRIO_REACH = 10  # prio2str(): a number within 10 of a standard one is written "name ± N"
 
 
-def resolve_priority(family: str, text: str | int) -> int:
-    """Named chain priority to number, as nft's ``std_prio_lookup()`` does:
-    ``filter`` → 0, ``mangle`` → -150, ``filter + 10`` → 10, ``-199`` → -199;
-    bridge: ``filter`` → -200, ``out`` → 100, ``srcnat`` → 300, ``dstnat`` → -300.
-    Raises ValueError for an unknown name."""
-    if isinstance(text, int):
-        return text
-    s = " ".join(str(text).split())
+def priority_name_fits(name: str, family: str, hook: str | None) -> bool:
+    """nft's ``std_prio_family_hook_compat()`` (src/rule.c, nftables 1.0.8+,
+    the more permissive of the versions): where a standard priority name may
+    be used. ``filter`` anywhere but bridge's own; ``raw``, ``mangle``,
+    ``security`` in ip/ip6/inet; ``dstnat`` on prerouting and output,
+    ``srcnat`` on input and postrouting (ip/ip6/inet); bridge: ``dstnat``
+    prerouting, ``out`` output, ``srcnat`` postrouting, ``filter`` anywhere.
+    ``hook`` None (not known) checks the family only."""
+    if family == "bridge":
+        allowed = {"dstnat": ("prerouting",), "out": ("output",), "srcnat": ("postrouting",)}
+        if name == "filter":
+            return True
+        return name in allowed and (hook is None or hook in allowed[name])
+    if name == "filter":
+        return family in ("inet", "ip", "ip6", "arp", "netdev")
+    if family not in ("inet", "ip", "ip6"):
+        return False
+    if name in ("raw", "mangle", "security"):
+        return True
+    if name == "dstnat":
+        return hook is None or hook in ("prerouting", "output")
+    if name == "srcnat":
+        return hook is None or hook in ("input", "postrouting")
+    return False
+
+
+def _prio_int(s: str) -> int | None:
+    """A priority number as nft's scanner reads it (decimal or 0x hex, ASCII only)."""
+    neg = s.startswith("-")
+    body = s[1:].strip() if neg else s
+    if not body.isascii() or not body or len(body) > 12:
+        return None
     try:
-        return int(s, 0)
+        n = int(body, 16) if body[:2].lower() == "0x" else int(body, 10)
     except ValueError:
-        pass
-    name, offset = s, 0
-    for sign in ("+", "-"):
-        head, sep, tail = s.partition(f" {sign} ")
-        if sep:
-            name, offset = head, int(tail, 0) * (1 if sign == "+" else -1)
-            break
+        return None
+    return -n if neg else n
+
+
+def resolve_priority(family: str, text: str | int, hook: str | None = None) -> int:
+    """A chain priority as the number the kernel stores, as nft's parser and
+    ``evaluate_priority()`` / ``std_prio_lookup()`` make it: ``filter`` → 0,
+    ``mangle`` → -150, ``filter + 10`` → 10, ``filter - 10`` → -10, ``-199``
+    → -199; bridge: ``filter`` → -200, ``out`` → 100, ``srcnat`` → 300,
+    ``dstnat`` → -300. With ``hook``, a name must fit it
+    (:func:`priority_name_fits`: nft refuses ``dstnat`` on an input hook).
+    Raises ValueError for an unknown or misplaced name, a malformed offset
+    or a number outside the kernel's signed 32 bits."""
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise ValueError(f"a priority number or name, not {text!r:.40}")
+    if isinstance(text, int):
+        n = text
+    else:
+        s = " ".join(text.split())
+        n_or_none = _prio_int(s.replace(" ", "")) if s[:1] in "-0123456789" else None
+        if n_or_none is None:
+            name, offset = s, 0
+            for sign in ("+", "-"):
+                head, sep, tail = s.partition(sign)
+                if sep:
+                    off = _prio_int(tail.strip())
+                    if off is None or off < 0:
+                        raise ValueError(f"a priority like 'filter {sign} 10', not {s!r:.40}")
+                    name, offset = head.strip(), off if sign == "+" else -off
+                    break
+            table = BRIDGE_PRIORITIES if family == "bridge" else STD_PRIORITIES
+            if name not in table:
+                raise ValueError(f"unknown priority name {name!r:.40} for family {family}")
+            if not priority_name_fits(name, family, hook):
+                raise ValueError(f"priority {name!r} is not valid for family {family}"
+                                 + (f" hook {hook}" if hook else ""))
+            n_or_none = table[name] + offset
+        n = n_or_none
+    if not PRIORITY_MIN <= n <= PRIORITY_MAX:
+        raise ValueError(f"a priority within the kernel's signed 32 bits, not {n}")
+    return n
+
+
+def priority_text(family: str, hook: str | None, prio: int) -> str:
+    """How ``nft list`` prints a priority (nft's ``prio2str()``): the first
+    standard name within 10 of it, as ``name`` or ``name ± N``, when that name
+    fits the family and hook; else the number. ``-100`` is ``dstnat`` on
+    prerouting but ``-100`` on input; ``-10`` is ``filter - 10``."""
     table = BRIDGE_PRIORITIES if family == "bridge" else STD_PRIORITIES
-    if name not in table:
-        raise ValueError(f"unknown priority name {name!r} for family {family}")
-    return table[name] + offset
+    for name, val in table.items():
+        offset = prio - val
+        if abs(offset) <= _PRIO_REACH:
+            if not priority_name_fits(name, family, hook):
+                break
+            return name if offset == 0 else f"{name} {'+' if offset > 0 else '-'} {abs(offset)}"
+    return str(prio)
 
 
 # ---------------------------------------------------------------------------

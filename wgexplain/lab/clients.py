@@ -21,6 +21,11 @@ tools') own output, never typed by hand.
   wireguard-go under the name ``tailscale0``.
 * ``mullvad-tailscale``: the seed's Mullvad configuration with Tailscale's
   rules and table added on top.
+* ``mullvad-tailscale-twins`` (``examples/mullvad-tailscale/bundle-twins``):
+  the same machine with a host firewall of its own whose chains spell their
+  priorities three ways (``filter - 10``, ``-100`` on an input hook, where no
+  name fits, and ``srcnat``), dumped with both ``nft list ruleset`` and
+  ``nft -j list ruleset``: a bundle whose two nft files are one ruleset.
 
 Run ``scripts/lab-samples`` (root) to regenerate ``examples/<client>/``.
 """
@@ -174,8 +179,10 @@ def load_nft(lab: Lab, ns: str, text: str, name: str) -> None:
     lab.sh(ns, f"nft -f {path}")
 
 
-def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str]) -> None:
-    """Write the bundle files (DESIGN.md names) as the tools print them."""
+def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str], *,
+                nft_json: bool = False) -> None:
+    """Write the bundle files (DESIGN.md names) as the tools print them;
+    with ``nft_json`` also ``nft -j list ruleset`` (``nft-ruleset.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         if old.is_file():
@@ -189,6 +196,8 @@ def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str]) -> None:
         "ip-link.txt": "ip link",
         "nft-ruleset.nft": "nft list ruleset",
     }
+    if nft_json:
+        cmds["nft-ruleset.json"] = "nft -j list ruleset"
     for name, cmd in cmds.items():
         (out / name).write_text(lab.sh(ns, cmd))
     if wg_ifaces:
@@ -339,29 +348,66 @@ def mullvad_tailscale(lab: Lab) -> str:
     return client
 
 
+#: A host firewall of the machine's own (as a distribution's nftables.conf
+#: would hold), beside Mullvad's and Tailscale's tables. Its chains accept
+#: (they end in policy accept), so every verdict stays Mullvad's and Tailscale's.
+HOST_FIREWALL = """
+table inet filter {
+	chain early {
+		type filter hook input priority -100; policy accept;
+		iifname "tailscale0" counter
+	}
+	chain input {
+		type filter hook input priority filter - 10; policy accept;
+		ct state established,related accept
+		iifname "lo" accept
+		udp dport 41641 accept
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "tailscale0" ip saddr 10.147.23.252 counter
+	}
+}
+"""
+
+
+def mullvad_tailscale_twins(lab: Lab) -> str:
+    """:func:`mullvad_tailscale` plus :data:`HOST_FIREWALL`."""
+    client = mullvad_tailscale(lab)
+    load_nft(lab, client, HOST_FIREWALL, "host-firewall")
+    return client
+
+
 RECIPES = {
     "wg-quick": (wg_quick, ["wgq0"]),
     "tailscale": (tailscale, ["tailscale0"]),
     "networkmanager": (networkmanager, ["nm-wg0"]),
     "mullvad-tailscale": (mullvad_tailscale, ["wg-mullvad", "tailscale0"]),
+    "mullvad-tailscale-twins": (mullvad_tailscale_twins, ["wg-mullvad", "tailscale0"]),
 }
+#: Samples written elsewhere than ``examples/<name>/bundle``.
+OUT = {"mullvad-tailscale-twins": EXAMPLES / "mullvad-tailscale" / "bundle-twins"}
+#: Samples that also hold ``nft -j list ruleset``.
+NFT_JSON = {"mullvad-tailscale-twins"}
 
 
 Recipe = Callable[[Lab], str]
 
 
-def produce_bundle(recipe: Recipe, wg_ifaces: list[str], out: Path, tag: str) -> Path:
+def produce_bundle(recipe: Recipe, wg_ifaces: list[str], out: Path, tag: str, *,
+                   nft_json: bool = False) -> Path:
     """Build one configuration in a fresh lab, dump it as a bundle into ``out``, tear down."""
     with Lab(tag=tag) as lab:
         client = recipe(lab)
-        dump_bundle(lab, client, out, wg_ifaces)
+        dump_bundle(lab, client, out, wg_ifaces, nft_json=nft_json)
     return out
 
 
 def produce(name: str, out: Path | None = None) -> Path:
     """Build one client's configuration in the lab and dump it as a bundle."""
     recipe, wg_ifaces = RECIPES[name]
-    return produce_bundle(recipe, wg_ifaces, out or EXAMPLES / name / "bundle", "smp")
+    return produce_bundle(recipe, wg_ifaces, out or OUT.get(name, EXAMPLES / name / "bundle"),
+                          "smp", nft_json=name in NFT_JSON)
 
 
 def run_recipes(argv: list[str] | None, recipes: Mapping[str, object],

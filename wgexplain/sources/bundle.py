@@ -19,7 +19,9 @@ kernel.json            optional: the kernel release and build features
 
 Where a text and a JSON file hold the same listing, both are read and must
 agree (origins and the ticking ``expires`` aside); otherwise a
-:class:`DumpError` names both files.
+:class:`DumpError` names both files. The nftables ruleset is the exception:
+twins that differ are a warning naming the first chain/rule that differs,
+and the JSON (nft's canonical form) is read.
 """
 
 from __future__ import annotations
@@ -196,7 +198,18 @@ def read_bundle(path: Path, *, table_names: dict[str, int] | None = None) -> Hos
             ttext, jtext = read(n), read(twin)
             tval = _parse(what, family, False, ttext, tname, c)
             jval = _parse(what, family, True, jtext, jname, c)
-            if tval is not None and jval is not None:
+            nft_mod = nft_parser()
+            if what == "nft" and nft_mod is not None and tval is not None and jval is not None:
+                # a ruleset's text and JSON: nft's JSON is the canonical form. Twins that
+                # disagree (listed at different moments, edited...) cost a warning, not the bundle
+                diff = nft_mod.ruleset_difference(tval, jval)
+                if diff is not None:
+                    c.warnings.append(f"{tname} and {jname} are not the same ruleset ({diff}): "
+                                      f"read {jname}, nft's canonical form")
+                    _record(c, what, family, jval, jname, jtext, True)
+                    done.update({n, twin})
+                    continue
+            elif tval is not None and jval is not None:
                 same = (_key(what, tval[0]) == _key(what, jval[0])
                         and _key(what, tval[1]) == _key(what, jval[1])) \
                     if what in ("addr", "link") else _key(what, tval) == _key(what, jval)

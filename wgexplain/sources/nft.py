@@ -41,12 +41,12 @@ from wgexplain.ruleset import (
     Ipsec, Jhash, Limit, Log, Map, MapElem, MapLookup, MapStatement, Mangle, Match, Meta,
     NamedObject, Nat, Notrack, Numgen, ObjectRef, Osf, Payload, Prefix, Queue, Quota, Range,
     Reject, Rt, Rule, Ruleset, Set, SetLiteral, SetRef, SetStatement, Socket, Stmt, Symhash,
-    Table, Unknown, UnknownExpr, Verdict, Vmap, is_bitmask, resolve_priority,
+    Table, Unknown, UnknownExpr, Verdict, Vmap, is_bitmask, priority_text, resolve_priority,
 )
 
 __all__ = [
     "parse_ruleset_text", "parse_ruleset_json", "parse_rule_text", "parse_rule_json",
-    "ruleset_to_json", "rule_to_json", "render_rule", "render_expr",
+    "ruleset_to_json", "rule_to_json", "render_rule", "render_expr", "ruleset_difference",
 ]
 
 _GRAMMAR = Path(__file__).with_name("nft.lark")
@@ -56,6 +56,19 @@ VERDICTS = ("accept", "drop", "continue", "return", "jump", "goto")
 OBJECT_KINDS = ("counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation",
                 "secmark", "synproxy")
 CT_OBJECT_STMTS = ("ct helper", "ct timeout", "ct expectation", "secmark", "synproxy")
+
+#: Nesting limits. A listed ruleset nests ``{ }`` about six deep (table,
+#: chain, a chain binding, an anonymous map, a set inside it) and its JSON
+#: about twenty; the kernel itself refuses jumps nested deeper than
+#: NFT_JUMP_STACK_SIZE (16, ``nft_chain_validate()``). Deeper input is
+#: refused with its line before it can exhaust Python's recursion.
+MAX_BRACES = 32
+MAX_PARENS = 32
+MAX_JSON_DEPTH = 64
+#: Operators in one expression (``a & b | c ...``); nft's own listings use a few.
+MAX_OPERATORS = 64
+#: nft's JSON integers are jansson's ``json_int_t`` (64-bit signed).
+JSON_INT_MIN, JSON_INT_MAX = -(1 << 63), (1 << 63) - 1
 
 # ===========================================================================
 # JSON -> model (shared by both readers)
@@ -120,8 +133,8 @@ def expr_from_json(j: Any) -> Expr:
     (kind, v), = j.items()
     if kind == "payload":
         if "base" in v:
-            return Payload(None, None, v["base"], v.get("offset"), v.get("len"))
-        return Payload(v.get("protocol"), v.get("field"))
+            return _raw_payload(v["base"], v.get("offset"), v.get("len"))
+        return Payload(_str(v.get("protocol")), _str(v.get("field")))
     if kind == "meta":
         return Meta(v["key"])
     if kind == "ct":
@@ -140,16 +153,23 @@ def expr_from_json(j: Any) -> Expr:
     if kind == "ipsec":
         return Ipsec(v["key"], v.get("dir"), v.get("spnum", 0), v.get("family"))
     if kind == "numgen":
-        return Numgen(v["mode"], v["mod"], v.get("offset", 0))
+        return Numgen(_str(v["mode"]), _modulus(v["mod"]), _u32(v.get("offset", 0)))
     if kind == "jhash":
-        return Jhash(expr_from_json(v["expr"]), v["mod"], v.get("seed"), v.get("offset", 0))
+        return Jhash(expr_from_json(v["expr"]), _modulus(v["mod"]), v.get("seed"),
+                     _u32(v.get("offset", 0)))
     if kind == "symhash":
-        return Symhash(v["mod"], v.get("offset", 0))
+        return Symhash(_modulus(v["mod"]), _u32(v.get("offset", 0)))
     if kind in BINOPS:
+        if not isinstance(v, list) or not 2 <= len(v) <= MAX_OPERATORS + 1:
+            raise ValueError(f"'{kind}' with 2 to {MAX_OPERATORS + 1} operands")
         if kind == "|":
             flat = _or_constants(j)
             if flat is not None:
                 return FlagList(tuple(flat))
+        if kind in ("<<", ">>") and not all(isinstance(x, int) and not isinstance(x, bool)
+                                            and 0 <= x < 32 for x in v[1:]):
+            # nft_bitwise_init_shift(): the shift is a constant below 32 bits
+            raise ValueError(f"a shift '{kind}' by 0 to 31 bits")
         ops = [expr_from_json(x) for x in v]
         acc = ops[0]
         for o in ops[1:]:
@@ -162,7 +182,7 @@ def expr_from_json(j: Any) -> Expr:
             out.extend(e.exprs if isinstance(e, Concat) else (e,))
         return Concat(tuple(out))
     if kind == "prefix":
-        return Prefix(expr_from_json(v["addr"]), int(v["len"]))
+        return Prefix(expr_from_json(v["addr"]), _prefix_len(v["addr"], v["len"]))
     if kind == "range":
         return Range(expr_from_json(v[0]), expr_from_json(v[1]))
     if kind == "set":
@@ -176,6 +196,53 @@ def expr_from_json(j: Any) -> Expr:
     if kind in VERDICTS:
         return Verdict(kind, v.get("target") if isinstance(v, dict) else None)
     return UnknownExpr(kind, _canon(j))
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"a string, not {_canon(v)[:30]}")
+    return v
+
+
+def _u32(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 32:
+        raise ValueError(f"a number from 0 to 4294967295, not {_canon(v)[:30]}")
+    return v
+
+
+def _modulus(v: Any) -> int:
+    """``mod N`` of numgen/jhash/symhash: 1 to 2^32-1 (``nft_ng_init()``: 0 is -ERANGE)."""
+    if _u32(v) == 0:
+        raise ValueError("a modulus of at least 1")
+    return v
+
+
+def _prefix_len(addr: Any, plen: Any) -> int:
+    """A prefix length the address can have: 0-32 for IPv4 (and integers,
+    nft's 32-bit registers), 0-128 for IPv6 (nft: "Prefix length N is invalid")."""
+    if isinstance(plen, bool) or not isinstance(plen, int):
+        raise ValueError(f"a prefix length, not {_canon(plen)[:30]}")
+    top = 128 if isinstance(addr, str) and ":" in addr else 32
+    if not 0 <= plen <= top:
+        raise ValueError(f"a prefix length from 0 to {top}, not {plen}")
+    return plen
+
+
+#: nft's NFT_MAX_EXPR_LEN_BITS: 16 registers of 32 bits.
+_RAW_MAX_BITS = 16 * 32
+
+
+def _raw_payload(base: Any, offset: Any, length: Any) -> Payload:
+    """``@nh,16,8``: base ll/nh/th/ih, offset and length in bits (nft refuses a
+    raw payload longer than NFT_MAX_EXPR_LEN_BITS; the kernel's offset is 16 bits of bytes)."""
+    if base not in ("ll", "nh", "th", "ih"):
+        raise ValueError(f"a payload base ll, nh, th or ih, not {_canon(base)[:20]}")
+    for what, v, top in (("offset", offset, 0xFFFF * 8), ("length", length, _RAW_MAX_BITS)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+            raise ValueError(f"a raw payload {what} from 0 to {top} bits, not {_canon(v)[:20]}")
+    if length == 0:
+        raise ValueError("a raw payload of at least 1 bit")
+    return Payload(None, None, base, offset, length)
 
 
 def _map_from_json(j: Any) -> SetLiteral | SetRef:
@@ -300,17 +367,26 @@ def parse_rule_json(exprs: list, file: str = "<nft-json>", line: int = 0,
 
 
 def parse_ruleset_json(text: str, file: str = "<nft-json>", first_line: int = 1) -> Ruleset:
-    """Read ``nft -j list ruleset`` output into a :class:`Ruleset`."""
+    """Read ``nft -j list ruleset`` output into a :class:`Ruleset`.
+
+    The JSON is held to what nft's own parser (jansson) accepts: integers of
+    64 bits, no ``NaN``/``Infinity``, and nesting at most
+    :data:`MAX_JSON_DEPTH` deep; anything else is a DumpError naming the line."""
+    # positions of each object of the array, for origins (and the nesting limit)
+    lines = _object_lines(text, first_line, file)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise DumpError(file, first_line + exc.lineno - 1, "valid JSON (nft -j list ruleset)",
                         got=exc.msg, column=exc.colno) from None
+    except _JsonValue as exc:
+        raise DumpError(file, first_line + _line_of(text, exc.token), exc.what, got=exc.token) from None
+    except RecursionError:  # pragma: no cover - the depth limit above comes first
+        raise DumpError(file, first_line, f"JSON nested at most {MAX_JSON_DEPTH} deep",
+                        got="deeper nesting") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
         raise DumpError(file, first_line, 'a JSON object {"nftables": [...]}',
                         got=_canon(doc)[:60])
-    # positions of each object of the array, for origins
-    lines = _object_lines(text, first_line)
     tables: dict[tuple[str, str], dict[str, Any]] = {}
     order: list[tuple[str, str]] = []
 
@@ -330,32 +406,38 @@ def parse_ruleset_json(text: str, file: str = "<nft-json>", first_line: int = 1)
         try:
             if kind == "metainfo":
                 continue
+            if not isinstance(v, dict):
+                raise ValueError(f"a JSON object, not {_canon(v)[:30]}")
             fam = v["family"]
-            if fam not in FAMILIES:
-                raise DumpError(file, line, f"a family ({', '.join(FAMILIES)})", got=str(fam))
+            if not isinstance(fam, str) or fam not in FAMILIES:
+                raise DumpError(file, line, f"a family ({', '.join(FAMILIES)})", got=_canon(fam)[:30])
             if kind == "table":
-                t = tbl(fam, v["name"])
+                t = tbl(fam, _str(v["name"]))
                 t["info"] = {**v, "_line": line}
             elif kind == "chain":
-                t = tbl(fam, v["table"])
-                t["chains"][v["name"]] = {**v, "_line": line}
+                t = tbl(fam, _str(v["table"]))
+                t["chains"][_str(v["name"])] = _chain_fields(v, fam, line)
                 t["chain_order"].append(v["name"])
             elif kind == "rule":
-                t = tbl(fam, v["table"])
+                t = tbl(fam, _str(v["table"]))
+                _str(v["chain"])
                 rule = parse_rule_json(v["expr"], file, line)
                 rule = replace(rule, exprs=with_family_defaults(rule.exprs, fam),
-                               handle=v.get("handle"), comment=v.get("comment"))
+                               handle=_opt_int(v.get("handle")), comment=_opt_str(v.get("comment")))
                 rule = replace(rule, text=render_rule(rule))
                 t["rules"].setdefault(v["chain"], []).append(rule)
             elif kind in ("set", "map"):
                 t = tbl(fam, v["table"])
                 t["sets" if kind == "set" else "maps"].append(_set_from_json(kind, v, Origin(file, line)))
             elif kind == "flowtable":
-                t = tbl(fam, v["table"])
+                t = tbl(fam, _str(v["table"]))
+                hook = _opt_str(v.get("hook"))
+                prio = None if v.get("prio") is None else resolve_priority("netdev", v["prio"], hook)
                 t["flowtables"].append(Flowtable(
-                    v["name"], v["table"], fam, v.get("hook"), v.get("prio"),
-                    None if v.get("prio") is None else str(v.get("prio")),
-                    _tuple(v.get("dev")), _tuple(v.get("flags")), v.get("handle"), Origin(file, line)))
+                    _str(v["name"]), v["table"], fam, hook, prio,
+                    None if prio is None else priority_text("netdev", hook, prio),
+                    _device_names(list(_tuple(v.get("dev")))), _strs(v.get("flags")),
+                    _opt_int(v.get("handle")), Origin(file, line)))
             elif kind in OBJECT_KINDS:
                 t = tbl(fam, v["table"])
                 t["objects"].append(_object_from_json(kind, v, Origin(file, line)))
@@ -364,7 +446,9 @@ def parse_ruleset_json(text: str, file: str = "<nft-json>", first_line: int = 1)
                                 "flowtable, counter, quota, ...)", got=kind)
         except DumpError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except _NotModelled as exc:
+            raise DumpError(file, line, exc.what, got=exc.got) from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise DumpError(file, line, f"a valid {kind} object", got=f"{_canon(v)[:40]} ({exc!r})") from None
 
     out = []
@@ -378,13 +462,10 @@ def parse_ruleset_json(text: str, file: str = "<nft-json>", first_line: int = 1)
             if c is None:
                 raise DumpError(file, first_line, f"a chain object for rules of chain {cname}",
                                 got="rules without their chain")
-            prio = c.get("prio")
             chains.append(Chain(
-                cname, name, fam, c.get("type"), c.get("hook"),
-                None if prio is None else resolve_priority(fam, prio),
-                None if prio is None else _priority_text(fam, c.get("hook"), resolve_priority(fam, prio)),
-                _tuple(c.get("dev")), c.get("policy"), tuple(t["rules"].get(cname, ())),
-                c.get("handle"), c.get("comment"), _tuple(c.get("flags")), Origin(file, c["_line"])))
+                cname, name, fam, c["type"], c["hook"], c["prio"], c["prio_text"], c["dev"],
+                c["policy"], tuple(t["rules"].get(cname, ())), c["handle"], c["comment"],
+                c["flags"], Origin(file, c["_line"])))
         out.append(Table(fam, name, tuple(chains), tuple(t["sets"]), tuple(t["maps"]),
                          tuple(t["flowtables"]), tuple(t["objects"]), _tuple(info.get("flags")),
                          info.get("handle"), info.get("comment"),
@@ -392,8 +473,10 @@ def parse_ruleset_json(text: str, file: str = "<nft-json>", first_line: int = 1)
     return Ruleset(tuple(out), Origin(file, first_line))
 
 
-def _object_lines(text: str, first_line: int) -> list[int]:
-    """Line of each item of the top-level ``nftables`` array (for origins)."""
+def _object_lines(text: str, first_line: int, file: str = "<nft-json>") -> list[int]:
+    """Line of each item of the top-level ``nftables`` array (for origins).
+    Refuses nesting deeper than :data:`MAX_JSON_DEPTH` (before ``json.loads``
+    and the readers recurse into it)."""
     out: list[int] = []
     depth = 0
     line = first_line
@@ -416,21 +499,80 @@ def _object_lines(text: str, first_line: int) -> list[int]:
             depth += 1
             if depth == 3 and ch == "{":
                 out.append(line)
+            elif depth > MAX_JSON_DEPTH:
+                raise DumpError(file, line, f"JSON nested at most {MAX_JSON_DEPTH} deep",
+                                got=f"'{ch}' {depth} deep")
         elif ch in "]}":
             depth -= 1
     return out
 
 
-def _priority_text(family: str, hook: str | None, prio: int) -> str:
-    """How nft 1.0 prints a numeric priority: a standard name when one
-    matches exactly (``prio2str()``), else the number."""
-    from wgexplain.ruleset import BRIDGE_PRIORITIES, STD_PRIORITIES
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else _str(v)
 
-    table = BRIDGE_PRIORITIES if family == "bridge" else STD_PRIORITIES
-    for name, val in table.items():
-        if val == prio:
-            return name
-    return str(prio)
+
+def _opt_int(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"a number, not {_canon(v)[:30]}")
+    return v
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    """A scalar-or-list of strings (``flags``) as a tuple."""
+    out = _tuple(v)
+    for x in out:
+        _str(x)
+    return out
+
+
+def _chain_fields(v: dict, fam: str, line: int) -> dict[str, Any]:
+    """A JSON chain's fields, checked: strings where nft prints strings, the
+    priority resolved to the kernel's number (:func:`resolve_priority`) with
+    the spelling ``nft list`` would print (:func:`priority_text`)."""
+    hook = _opt_str(v.get("hook"))
+    prio = v.get("prio")
+    if hook is not None and prio is None:
+        raise ValueError("a base chain's priority ('prio')")
+    n = None if prio is None else resolve_priority(fam, prio, hook)
+    policy = _opt_str(v.get("policy"))
+    if policy not in (None, "accept", "drop"):
+        raise ValueError(f"a chain policy accept or drop, not {policy!r:.20}")
+    return {"type": _opt_str(v.get("type")), "hook": hook, "prio": n,
+            "prio_text": None if n is None else priority_text(fam, hook, n),
+            "dev": _device_names(list(_tuple(v.get("dev")))), "policy": policy,
+            "handle": _opt_int(v.get("handle")), "comment": _opt_str(v.get("comment")),
+            "flags": _strs(v.get("flags")), "_line": line}
+
+
+class _JsonValue(Exception):
+    """A JSON number nft's parser would not take (``token`` as written)."""
+
+    def __init__(self, what: str, token: str) -> None:
+        super().__init__(what)
+        self.what = what
+        self.token = token[:40]
+
+
+def _json_int(s: str) -> int:
+    """jansson's ``json_int_t``: 64-bit signed (nft: "too big integer")."""
+    if len(s) > 20:
+        raise _JsonValue("an integer of at most 64 bits (nft's JSON parser)", s)
+    n = int(s)
+    if not JSON_INT_MIN <= n <= JSON_INT_MAX:
+        raise _JsonValue("an integer of at most 64 bits (nft's JSON parser)", s)
+    return n
+
+
+def _json_constant(s: str) -> Any:
+    raise _JsonValue("a JSON number (NaN and Infinity are not JSON)", s)
+
+
+def _line_of(text: str, token: str) -> int:
+    """Lines before the first appearance of ``token`` outside a longer number."""
+    m = re.search(r"(?<![0-9A-Za-z])" + re.escape(token), text)
+    return text.count("\n", 0, m.start()) if m else 0
 
 
 def _set_from_json(kind: str, v: dict, origin: Origin) -> Set | Map:
@@ -501,6 +643,20 @@ class NftPostLex:
         self.first: Token | None = None  # first token of the item being read
         self.last_end = 0
         self.prev_type = ""
+        self.parens = 0
+
+    def _deeper(self, tok: Token) -> None:
+        """Refuse ``{ }`` / ``( )`` nested beyond :data:`MAX_BRACES` / :data:`MAX_PARENS`."""
+        if tok.type == "LPAR":
+            self.parens += 1
+            if self.parens > MAX_PARENS:
+                raise DumpError(self.file, self.line_base + (tok.line or 0),
+                                f"at most {MAX_PARENS} nested '( )'", got=f"'(' {self.parens} deep")
+        elif tok.type == "RPAR":
+            self.parens = max(0, self.parens - 1)
+        elif tok.type == "LBRACE" and len(self.stack) > MAX_BRACES:
+            raise DumpError(self.file, self.line_base + (tok.line or 0),
+                            f"at most {MAX_BRACES} nested '{{ }}'", got=f"'{{' {len(self.stack)} deep")
 
     def process(self, stream: Iterable[Token]) -> Iterator[Token]:
         # state lives on self: lark restarts process() after an error recovery
@@ -516,6 +672,9 @@ class NftPostLex:
                 self.last_end = tok.end_pos or 0  # set on every lexed token
                 if t == "LBRACE":
                     stack.append("l")
+                    self._deeper(tok)
+                elif t in ("LPAR", "RPAR"):
+                    self._deeper(tok)
                 elif t == "RBRACE":
                     stack.pop()
                 yield tok
@@ -548,6 +707,8 @@ class NftPostLex:
                                     f"not modelled: '{tok.value}' statements", got=tok.value)
             if t != "HANDLE":
                 self.last_end = tok.end_pos or 0  # set on every lexed token
+            if t in ("LPAR", "RPAR"):
+                self._deeper(tok)
             if t == "LBRACE":
                 depth = len(stack)
                 line_first = first.value if first is not None else None
@@ -555,6 +716,7 @@ class NftPostLex:
                     (depth == 0 and line_first in _BLOCK_KW_TOP)
                     or (depth == 1 and line_first in _BLOCK_KW_TABLE)))
                 stack.append("b" if block else "l")
+                self._deeper(tok)
                 if block:  # a block's items start after its "{"; its header resumes at "}"
                     headers.append(first)
                     self.first = None
@@ -582,12 +744,23 @@ def _parser() -> Lark:
 # ===========================================================================
 
 _INT_RE = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+)$")
-_TIME_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_TIME_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$", re.ASCII)
 _ADDRISH = re.compile(r"^[0-9a-fA-F:.]+$")
+
+
+def _ascii_digits(s: str) -> bool:
+    """``str.isdigit()`` without ``²`` and ``①`` (which ``int()`` refuses)."""
+    return s.isascii() and s.isdigit()
+
+
+#: nft's widest value is 128 bits (IPv6 addresses, ct label): 0x + 32 hex digits.
+_MAX_NUMBER_CHARS = 40
 
 
 def _int_or_none(s: str) -> int | None:
     if _INT_RE.match(s):
+        if len(s) > _MAX_NUMBER_CHARS:
+            raise _Invalid("a number of at most 128 bits", s)
         return int(s, 0)
     return None
 
@@ -609,7 +782,8 @@ def _scalar(s: str) -> Any:
 
 
 _MAC_RE = re.compile(r"^([0-9a-fA-F]{1,2}:){5}[0-9a-fA-F]{1,2}$")
-_RANGE_PART = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+|(\d+[dhms]|\d+ms)+|[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4})$")
+_RANGE_PART = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+|(\d+[dhms]|\d+ms)+|[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4})$",
+                         re.ASCII)
 
 
 def _rangeable(s: str) -> bool:
@@ -635,9 +809,9 @@ def word_json(s: str) -> Any:
         return _mac(s)
     if "/" in s:
         addr, _, plen = s.rpartition("/")
-        if plen.isdigit() and (_is_addr(addr) or addr == "::"):
+        if _ascii_digits(plen) and (_is_addr(addr) or addr == "::"):
             return {"prefix": {"addr": addr, "len": int(plen)}}
-        if plen.isdigit() and _INT_RE.match(addr):
+        if _ascii_digits(plen) and _INT_RE.match(addr):
             return {"prefix": {"addr": int(addr, 0), "len": int(plen)}}
     if "-" in s:
         idxs = [i for i, ch in enumerate(s) if ch == "-"]
@@ -650,10 +824,17 @@ def word_json(s: str) -> Any:
 
 
 class _NotModelled(Exception):
+    """A feature the reader does not model: becomes a DumpError naming the line
+    (never escapes the reader)."""
+
     def __init__(self, what: str, got: str) -> None:
         super().__init__(what)
         self.what = what
         self.got = got
+
+
+class _Invalid(_NotModelled):
+    """A value nft itself would refuse (``what`` is what it expects)."""
 
 
 def time_ms(s: str) -> int:
@@ -814,6 +995,9 @@ class _ToJson(Transformer):
     # ---- expressions -----------------------------------------------------
     def binexpr(self, ch):
         """Operands and operators in text order → JSON, by nft's precedence."""
+        if len(ch) // 2 > MAX_OPERATORS:
+            raise _Invalid(f"at most {MAX_OPERATORS} operators in one expression",
+                           f"{len(ch) // 2} operators")
         operands = [ch[0]]
         ops: list[str] = []
         for i in range(1, len(ch), 2):
@@ -1303,6 +1487,8 @@ def _log_json(words: list[str]) -> dict:
 
 
 _RATE_UNITS = ("bytes", "kbytes", "mbytes")
+#: ``limit rate N/unit`` (nft's parser: second, minute, hour, day, week)
+_PER_UNITS = ("second", "minute", "hour", "day", "week")
 
 
 def _limit_json(words: list[str]) -> dict:
@@ -1324,17 +1510,24 @@ def _limit_json(words: list[str]) -> dict:
         if toks[i] == "over":
             d["inv"] = True
         i += 1
+    if i >= len(toks):
+        raise _Invalid("a rate like 'limit rate 10/second'", " ".join(words[1:]))
     rate, _, per = toks[i].partition("/")
     i += 1
     if not per and i < len(toks) and "/" in toks[i]:
         unit, _, per = toks[i].partition("/")
         d["rate_unit"] = unit
         i += 1
-    elif per and not rate.isdigit() and i < len(toks):
+    elif per and not _ascii_digits(rate) and i < len(toks):
         pass
+    if not _INT_RE.match(rate) or len(rate) > 20 or per not in _PER_UNITS:
+        raise _Invalid("a rate like 'limit rate 10/second' (second, minute, hour, day, week)",
+                       " ".join(words[1:]))
     d["rate"] = int(rate, 0)
     d["per"] = per
     if i < len(toks) and toks[i] == "burst":
+        if i + 1 >= len(toks) or not _INT_RE.match(toks[i + 1]) or len(toks[i + 1]) > 20:
+            raise _Invalid("a burst like 'burst 5 packets'", " ".join(words[1:]))
         d["burst"] = int(toks[i + 1], 0)
         if i + 2 < len(toks):
             d["burst_unit"] = toks[i + 2]
@@ -1353,7 +1546,7 @@ def _quota_json(words: list[str]) -> dict:
         i += 1
     num, unit = _num_unit(words, i)
     d["val"], d["val_unit"] = num, unit
-    i += 1 if unit is None or not words[i].isdigit() else 2
+    i += 1 if unit is None or not _ascii_digits(words[i]) else 2
     if i < len(words) and words[i] == "used":
         num, unit = _num_unit(words, i + 1)
         d["used"], d["used_unit"] = num, unit
@@ -1361,8 +1554,8 @@ def _quota_json(words: list[str]) -> dict:
 
 
 def _num_unit(words: list[str], i: int) -> tuple[int, str | None]:
-    w = words[i]
-    m = re.match(r"^(\d+)([a-z]+)?$", w)
+    w = words[i] if i < len(words) else ""
+    m = re.match(r"^([0-9]{1,20})([a-z]+)?$", w) if isinstance(w, str) else None
     if not m:
         raise _NotModelled("a quantity like '10 mbytes'", w)
     if m.group(2):
@@ -1434,11 +1627,11 @@ class _Structure(_ToJson):
 
     def chain_dev(self, ch):
         if isinstance(ch[0], dict):
-            return tuple(ch[0]["set"])
-        return (ch[0],)
+            return _device_names(ch[0]["set"])
+        return _device_names([ch[0]])
 
     def chain_devices(self, ch):
-        return ("devices", tuple(ch[0]["set"]))
+        return ("devices", _device_names(ch[0]["set"]))
 
     def chain_policy(self, ch):
         return ("policy", ch[0].value)
@@ -1504,7 +1697,7 @@ class _Structure(_ToJson):
         return ("hook", ch[0].value, ch[1])
 
     def ft_devices(self, ch):
-        return ("devices", tuple(ch[0]["set"]))
+        return ("devices", _device_names(ch[0]["set"]))
 
     def ft_counter(self, ch):
         return ("counter", True)
@@ -1517,12 +1710,13 @@ class _Structure(_ToJson):
 
     def obj(self, ch):
         items = self._items(ch[2:])
-        return ["obj", ch[0], ch[1], [it[0][1] for it in items if isinstance(it[0], tuple)],
+        return ["obj", ch[0], ch[1], [(it[0][1], it[1]) for it in items if isinstance(it[0], tuple)],
                 _handle_of([it[0] for it in items]), 0]
 
     def ct_obj(self, ch):
         items = self._items(ch[2:])
-        return ["obj", "ct " + ch[0].value, ch[1], [it[0][1] for it in items if isinstance(it[0], tuple)],
+        return ["obj", "ct " + ch[0].value, ch[1],
+                [(it[0][1], it[1]) for it in items if isinstance(it[0], tuple)],
                 _handle_of([it[0] for it in items]), 0]
 
     def table(self, ch):
@@ -1593,6 +1787,15 @@ class _Structure(_ToJson):
         if pending is not None:
             out.append((pending, 0))
         return out
+
+
+def _device_names(values: list) -> tuple[str, ...]:
+    """``devices = { "eth0", "eth1" }``: interface names (``IFNAMSIZ``: at most 15 bytes)."""
+    for v in values:
+        if not isinstance(v, str) or not v or len(v.encode("utf-8", "surrogatepass")) > 15:
+            raise _Invalid('device names (devices = { "eth0", "eth1" })',
+                           _canon(v)[:40] if not isinstance(v, str) else v)
+    return tuple(values)
 
 
 def _handle_of(items: list) -> int | None:
@@ -1750,14 +1953,25 @@ def _build_set(kind: str, name: str, items: list, family: str, table: str, line:
     return Set(**common, **d)
 
 
-def _build_object(kind: str, name: str, lines: list[list], family: str, table: str, line: int,
-                  file: str, handle: int | None = None) -> NamedObject:
-    """Object body lines → the JSON fields ``nft -j`` prints for that object."""
+def _build_object(kind: str, name: str, lines: list[tuple[list, int]], family: str, table: str,
+                  line: int, file: str, handle: int | None = None) -> NamedObject:
+    """Object body lines → the JSON fields ``nft -j`` prints for that object.
+    A line that cannot be read is a DumpError naming it."""
     f: dict[str, Any] = {}
-    for words in lines:
-        ws = [w for w in words]
-        if not ws:
-            continue
+    for words, ln in lines:
+        try:
+            _object_line(kind, list(words), f)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, _NotModelled) as exc:
+            what = exc.what if isinstance(exc, _NotModelled) else f"a {kind} line as nft lists it"
+            got = " ".join(w if isinstance(w, str) else _canon(w) for w in words)
+            raise DumpError(file, ln or line, what, got=got) from None
+    fields = tuple(sorted((k, _canon(v)) for k, v in f.items()))
+    return NamedObject(kind, name, table, family, fields, handle, Origin(file, line))
+
+
+def _object_line(kind: str, ws: list, f: dict[str, Any]) -> None:
+    """One line of an object's body into ``f`` (the object's JSON fields)."""
+    if ws:
         head = ws[0]
         if head == "comment":
             f["comment"] = _unquote(ws[1])
@@ -1798,8 +2012,6 @@ def _build_object(kind: str, name: str, lines: list[list], family: str, table: s
             f["context"] = _unquote(ws[1])
         else:
             f.setdefault("_text", []).append(" ".join(str(w) for w in ws))
-    fields = tuple(sorted((k, _canon(v)) for k, v in f.items()))
-    return NamedObject(kind, name, table, family, fields, handle, Origin(file, line))
 
 
 _UNIT_BYTES = {"bytes": 1, "kbytes": 1024, "mbytes": 1024 * 1024}
@@ -1819,11 +2031,13 @@ def _build_chain(name: str, items: list, family: str, table: str, line: int, fil
             _, typ, hook, dev, prio_text = it
             hline = _ln
             try:
-                prio = resolve_priority(family, prio_text)
-            except ValueError:
+                prio = resolve_priority(family, prio_text, hook)
+            except ValueError as exc:
                 raise DumpError(file, hline, "a chain priority (a number or raw, mangle, dstnat, "
                                 "filter, security, srcnat; bridge: dstnat, filter, out, srcnat)",
-                                got=prio_text) from None
+                                got=f"{prio_text} ({exc})") from None
+        elif tag == "policy" and it[1] not in ("accept", "drop"):
+            raise DumpError(file, _ln, "a chain policy: accept or drop", got=it[1])
         elif tag == "devices":
             dev = it[1]
         elif tag == "policy":
@@ -1848,22 +2062,33 @@ def _build_table(t: tuple, file: str) -> Table:
     handle, body = _block_items(items)
     for it, _ln in body:
         tag = it[0]
-        if tag == "chain":
-            chains.append(_build_chain(it[1], it[2], fam, name, it[3], file))
-        elif tag in ("set", "map"):
-            s = _build_set(tag, it[1], it[2], fam, name, it[3], file)
-            if isinstance(s, Map):  # tag "map"
-                maps.append(s)
-            else:
-                sets.append(s)
-        elif tag == "flowtable":
-            fts.append(_build_flowtable(it[1], it[2], fam, name, it[3], file))
-        elif tag == "obj":
-            objs.append(_build_object(it[1], it[2], it[3], fam, name, it[5], file, it[4]))
-        elif tag == "flags":
-            flags = it[1]
-        elif tag == "comment":
-            comment = it[1]
+        try:
+            if tag == "chain":
+                chains.append(_build_chain(it[1], it[2], fam, name, it[3], file))
+            elif tag in ("set", "map"):
+                s = _build_set(tag, it[1], it[2], fam, name, it[3], file)
+                if isinstance(s, Map):  # tag "map"
+                    maps.append(s)
+                else:
+                    sets.append(s)
+            elif tag == "flowtable":
+                fts.append(_build_flowtable(it[1], it[2], fam, name, it[3], file))
+            elif tag == "obj":
+                objs.append(_build_object(it[1], it[2], it[3], fam, name, it[5], file, it[4]))
+            elif tag == "flags":
+                flags = it[1]
+            elif tag == "comment":
+                comment = it[1]
+        except DumpError:
+            raise
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, _NotModelled) as exc:
+            # a block whose parts parsed but do not fit together (a set's
+            # elements, a chain's hook...): named by its own line
+            ln = (it[5] if tag == "obj" else it[3] if tag in ("chain", "set", "map", "flowtable")
+                  else 0) or _ln or line
+            what = exc.what if isinstance(exc, _NotModelled) else f"a valid {tag}"
+            got = exc.got if isinstance(exc, _NotModelled) else f"{tag} {it[1]} ({exc})"
+            raise DumpError(file, ln, what, got=got) from None
     return Table(fam, name, tuple(chains), tuple(sets), tuple(maps), tuple(fts), tuple(objs),
                  flags, handle, comment, Origin(file, line))
 
@@ -1876,7 +2101,7 @@ def _build_flowtable(name: str, items: list, fam: str, table: str, line: int, fi
     for it, _ln in body:
         if it[0] == "hook":
             hook, prio_text = it[1], it[2]
-            prio = resolve_priority(fam, prio_text)
+            prio = resolve_priority("netdev", prio_text, hook)  # nft: flowtable_evaluate()
         elif it[0] == "devices":
             devs = it[1]
         elif it[0] == "flags":
@@ -2548,3 +2773,92 @@ def render_rule(rule: Rule) -> str:
     if rule.comment:
         text += f" comment {_q(rule.comment)}"
     return text
+
+
+# ===========================================================================
+# Text and JSON twins (a bundle's nft-ruleset.nft and nft-ruleset.json)
+# ===========================================================================
+
+#: What two correct listings of one ruleset may differ in: where a fact was
+#: read, handles (``nft -j`` prints them, ``nft list`` only with ``-a``), the
+#: text of a rule as printed, a priority's spelling (``-100`` / ``dstnat``),
+#: a set's ``typeof`` text (nft 1.0's JSON has none), and what ticks between
+#: the two commands: counters, quotas used, elements' ``expires``.
+_TWIN_SKIP = frozenset({"origin", "handle", "text", "priority_text", "typeof"})
+_TICKING_FIELDS = frozenset({"packets", "bytes", "used"})
+
+
+def _twin_key(obj: Any) -> Any:
+    """A comparable view of a model object without what :data:`_TWIN_SKIP` names."""
+    if isinstance(obj, Counter):
+        return ("Counter", obj.name)
+    if isinstance(obj, Elem):
+        return ("Elem", _twin_key(obj.val), obj.timeout, obj.comment,
+                obj.counter is not None, _twin_key(obj.stmts))
+    if isinstance(obj, Quota):
+        return ("Quota", obj.val, obj.val_unit, obj.inv, obj.name)
+    if isinstance(obj, NamedObject):
+        return ("NamedObject", obj.kind, obj.name,
+                tuple(f for f in obj.fields if f[0] not in _TICKING_FIELDS))
+    if hasattr(obj, "__dataclass_fields__"):
+        return (type(obj).__name__,) + tuple(
+            _twin_key(getattr(obj, f)) for f in obj.__dataclass_fields__ if f not in _TWIN_SKIP)
+    if isinstance(obj, (tuple, list)):
+        return tuple(_twin_key(x) for x in obj)
+    return obj
+
+
+def _first_mismatch(label: str, xs: tuple, ys: tuple, what: str) -> str | None:
+    """The first of two named lists (sets, chains, ...) that differs, by name then content."""
+    bx = {getattr(x, "name", i): x for i, x in enumerate(xs)}
+    by = {getattr(y, "name", i): y for i, y in enumerate(ys)}
+    for name in list(bx) + [n for n in by if n not in bx]:
+        x, y = bx.get(name), by.get(name)
+        if x is None or y is None:
+            side, only = ("text", x) if y is None else ("JSON", y)
+            return f"{label}: {what} {name} is only in the {side} ({getattr(only, 'origin', '?')})"
+        if _twin_key(x) != _twin_key(y):
+            return f"{label}: {what} {name} differs ({x.origin} / {y.origin})"
+    return None
+
+
+def ruleset_difference(text: Ruleset, json_rs: Ruleset) -> str | None:
+    """None when ``nft list ruleset`` and ``nft -j list ruleset`` describe the
+    same ruleset (up to :data:`_TWIN_SKIP`); else where they first differ:
+    the table, chain and rule (with both file:line)."""
+    if _twin_key(text.tables) == _twin_key(json_rs.tables):
+        return None
+    ta = {(t.family, t.name): t for t in text.tables}
+    tb = {(t.family, t.name): t for t in json_rs.tables}
+    for key in list(ta) + [k for k in tb if k not in ta]:
+        x, y = ta.get(key), tb.get(key)
+        label = f"table {key[0]} {key[1]}"
+        if x is None or y is None:
+            side, only = ("text", x) if y is None else ("JSON", y)
+            return f"{label} is only in the {side} ({getattr(only, 'origin', '?')})"
+        if _twin_key(x) == _twin_key(y):
+            continue
+        for cx in x.chains:
+            cy = y.chain(cx.name)
+            if cy is None:
+                return f"{label}: chain {cx.name} is only in the text ({cx.origin})"
+            if _twin_key(replace(cx, rules=())) != _twin_key(replace(cy, rules=())):
+                return (f"{label}: chain {cx.name} differs: type {cx.type} hook {cx.hook} "
+                        f"priority {cx.priority} policy {cx.effective_policy} ({cx.origin}) / "
+                        f"type {cy.type} hook {cy.hook} priority {cy.priority} policy "
+                        f"{cy.effective_policy} ({cy.origin})")
+            for i, (rx, ry) in enumerate(zip(cx.rules, cy.rules), 1):
+                if _twin_key(rx) != _twin_key(ry):
+                    return (f"{label}: chain {cx.name} rule {i} differs: '{rx.text}' ({rx.origin}) / "
+                            f"'{ry.text}' ({ry.origin})")
+            if len(cx.rules) != len(cy.rules):
+                return (f"{label}: chain {cx.name} has {len(cx.rules)} rules in the text, "
+                        f"{len(cy.rules)} in the JSON ({cx.origin} / {cy.origin})")
+        for what, xs, ys in (("chain", x.chains, y.chains), ("set", x.sets, y.sets),
+                             ("map", x.maps, y.maps), ("flowtable", x.flowtables, y.flowtables),
+                             ("object", x.objects, y.objects)):
+            found = _first_mismatch(label, xs, ys, what)
+            if found:
+                return found
+        return f"{label} differs (flags or comment: {x.origin} / {y.origin})"
+    return "the tables differ in order"
