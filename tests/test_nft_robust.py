@@ -230,6 +230,10 @@ def test_json_nesting_has_a_limit(tmp_path: Path, depth: int) -> None:
                "right": {"prefix": {"addr": "10.0.0.0", "len": 999999999999}}}},
     {"match": {"op": "==", "left": {"meta": {"key": "mark"}},
                "right": {"prefix": {"addr": 16, "len": 40}}}},
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+               "right": {"prefix": {"addr": "", "len": 10}}}},  # once crashed `check`
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+               "right": {"prefix": {"addr": [], "len": 10}}}},
     {"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"numgen": {"mode": "inc", "mod": 0}}}},
 ])
 def test_json_expressions_nft_refuses(tmp_path: Path, expr: dict) -> None:

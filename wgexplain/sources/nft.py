@@ -222,6 +222,10 @@ def _prefix_len(addr: Any, plen: Any) -> int:
     nft's 32-bit registers), 0-128 for IPv6 (nft: "Prefix length N is invalid")."""
     if isinstance(plen, bool) or not isinstance(plen, int):
         raise ValueError(f"a prefix length, not {_canon(plen)[:30]}")
+    if isinstance(addr, str):
+        ipaddress.ip_address(addr)  # ValueError: nft's prefixes are of addresses (or numbers)
+    elif isinstance(addr, bool) or not isinstance(addr, int):
+        raise ValueError(f"a prefix of an address, not {_canon(addr)[:30]}")
     top = 128 if isinstance(addr, str) and ":" in addr else 32
     if not 0 <= plen <= top:
         raise ValueError(f"a prefix length from 0 to {top}, not {plen}")
