@@ -21,6 +21,7 @@ machine. Two ways to start it:
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,25 @@ def genkey() -> tuple[str, str]:
     return private, pubkey(private)
 
 
+def _accepts(path: Path) -> bool:
+    """True once the UAPI socket at ``path`` accepts a connection.
+
+    wireguard-go creates the socket file (bind) a moment before it listens;
+    ``wg`` connecting in between is refused and falls back to the kernel's
+    generic netlink, which this kernel lacks ("Protocol not supported").
+    So readiness is a successful connect, not the file's existence.
+    """
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 class WireguardGo:
     """One running wireguard-go device: ``ns``, ``ifname``, ``proc`` (its PID is the device's)."""
 
@@ -65,7 +85,7 @@ class WireguardGo:
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise LabError(f"wireguard-go {ifname} exited with {self.proc.returncode}")
-            return sock.exists()
+            return _accepts(sock)
 
         wait_for(ready, timeout, f"wireguard-go to create {ifname}.sock")
 
