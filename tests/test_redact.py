@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wgexplain.redact import KEPT, Redactor, is_public, redact_bundle, redact_text
+from wgexplain.redact import (KEPT, MIN_PREFIX, POOLS, Redactor, is_public, redact_bundle,
+                              redact_text)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "mullvad"
@@ -56,16 +58,46 @@ def _net(addr: V4 | V6, plen: int) -> ipaddress.IPv4Network | ipaddress.IPv6Netw
 
 # --------------------------------------------------------------------------- the mapping
 
+def _in_pool(addr: V4 | V6) -> bool:
+    return any(addr in pool for pool in POOLS[addr.version])
+
+
 @settings(deadline=None)
 @given(st.one_of(st.tuples(public4, public4), st.tuples(public6, public6)), st.binary(max_size=8))
-def test_prefix_preserving_and_public_stays_public(pair: tuple[V4, V4], key: bytes) -> None:
+def test_stand_ins_belong_to_nobody_and_keep_prefixes(pair: tuple[V4, V4], key: bytes) -> None:
     a, b = pair
     r = Redactor(key)
     fa, fb = r.ip(a), r.ip(b)
-    assert common_prefix(fa, fb) == common_prefix(a, b)
-    assert is_public(fa) and is_public(fb)
-    assert fa != a and fb != b  # the first flippable bit of every path flips
+    assert _in_pool(fa) and _in_pool(fb)  # documentation / benchmarking ranges only
+    assert not any(fa in ipaddress.ip_network(n) for n in ("192.0.2.0/24",))
+    block = 24 if a.version == 4 else 64
+    # inside one block (the /24 or /64 around an address) every prefix is kept, across
+    # blocks none of the block's
+    if common_prefix(a, b) >= block:
+        assert common_prefix(fa, fb) == common_prefix(a, b)
+    else:
+        assert common_prefix(fa, fb) < block
     assert (fa == fb) == (a == b)
+
+
+@settings(deadline=None)
+@given(st.one_of(public4.map(lambda a: (a, 32)), public6.map(lambda a: (a, 128))),
+       st.integers(0, 200), st.binary(max_size=8))
+def test_learned_networks_keep_every_prefix_inside(addr_bits: tuple[V4, int], seed: int,
+                                                   key: bytes) -> None:
+    """A public network of the dump (/15../24 or /20../64) is one block: addresses in it
+    keep every common prefix with each other."""
+    addr, bits = addr_bits
+    plen = MIN_PREFIX[addr.version] + seed % ((24 if bits == 32 else 64) - MIN_PREFIX[addr.version])
+    net = _net(addr, plen)
+    if not is_public(net.network_address) or not is_public(net.broadcast_address):
+        return
+    r = Redactor(key)
+    r.learn_text(f"{net} dev eth0\n")
+    other = type(addr)(int(net.network_address) + (seed * 7919 + 1) % net.num_addresses)
+    fa, fo = r.ip(addr), r.ip(other)
+    assert common_prefix(fa, fo) == common_prefix(addr, other)
+    assert fa in r.network(net) and r.network(net).prefixlen == plen
 
 
 @settings(deadline=None)
@@ -81,7 +113,8 @@ def test_kept_ranges_are_kept(addr: V4 | V6, key: bytes) -> None:
         assert out.packed[:8] == raw[:8] and out.packed[11:13] == b"\xff\xfe"
     elif mapped:
         assert int(out) >> 32 == int(addr) >> 32
-        assert is_public(V4(int(out) & 0xFFFFFFFF)) == is_public(V4(int(addr) & 0xFFFFFFFF))
+        low_in, low_out = V4(int(addr) & 0xFFFFFFFF), V4(int(out) & 0xFFFFFFFF)
+        assert _in_pool(low_out) if is_public(low_in) else low_out == low_in
     else:
         assert out == addr
 
@@ -91,7 +124,7 @@ def test_kept_ranges_are_kept(addr: V4 | V6, key: bytes) -> None:
        st.data())
 def test_network_and_broadcast_host_parts_are_kept(addr_bits: tuple[V4, int], data: st.DataObject) -> None:
     addr, bits = addr_bits
-    plen = data.draw(st.integers(1, bits - 2), label="prefixlen")
+    plen = data.draw(st.integers(MIN_PREFIX[addr.version], bits - 2), label="prefixlen")
     net = _net(addr, plen)
     if not is_public(net.network_address):
         return
@@ -171,24 +204,21 @@ def test_nothing_public_survives(dump: tuple[str, set[str], set[str], set[str]],
     r.learn_text(text)
     out = r.text(text)
     assert out.count("\n") == text.count("\n")
-    # an address survives only when all its bits are pinned by the host parts of a very short
-    # prefix in the dump (e.g. 2000:: with a route 2000::/3), and then the run says so
-    pinned = {w.split(" ", 1)[0] for w in r.warnings if "keeps its value" in w}
-    assert not (_addr_tokens(out) & pubs) - pinned
+    # an address survives only as the network address of a public network too short to
+    # name anybody (shorter than MIN_PREFIX: 11.0.0.0/8, 2000::/3), kept as written
     prefixes = [ipaddress.ip_network(m, strict=False)
                 for m in re.findall(r"(?<![\w:.+/])([0-9A-Fa-f:.]+/\d+)(?![\w/])", text)]
-    for p in map(ipaddress.ip_address, pinned):
-        # pinned means its deepest bit is pinned: host part 0, 1, max-1 or max of some prefix
-        assert any(p.version == net.version and p in net and net.prefixlen < p.max_prefixlen - 1
-                   and (int(p) - int(net.network_address) < 2
-                        or int(net.broadcast_address) - int(p) < 2) for net in prefixes), p
+    short = {str(n.network_address) for n in prefixes
+             if n.prefixlen < MIN_PREFIX[n.version] or not all(
+                 is_public(a) for a in (n.network_address, n.broadcast_address))}
+    assert not (_addr_tokens(out) & pubs) - short
     assert not any(k in out for k in wg_keys)
     assert not any(m in out.lower() for m in hw)
     # consistent: each original maps to one stand-in everywhere (a second pass agrees)
     assert r.text(text) == out
     for orig, new in r.mapping.items():
         if orig in pubs:
-            assert is_public(ipaddress.ip_address(new))
+            assert _in_pool(ipaddress.ip_address(new))
 
 
 def test_seed_session_is_redacted_and_still_a_session() -> None:
@@ -202,7 +232,7 @@ def test_seed_session_is_redacted_and_still_a_session() -> None:
                  "I want to understand how"):
         assert keep in out
     new_relay = re.search(r"ip saddr (\S+) udp sport 19955", out).group(1)  # type: ignore[union-attr]
-    assert is_public(ipaddress.ip_address(new_relay))
+    assert _in_pool(ipaddress.ip_address(new_relay))
     assert out.count(new_relay) == text.count("185.195.233.76") == 3
     ja = (SEED / "session-ja.txt").read_text()
     ja_out = redact_text(ja, key="seed")
@@ -261,7 +291,7 @@ def test_json_stays_json_and_split_prefixes_keep_networks(tmp_path: Path) -> Non
     route = (tmp_path / "out" / "ip-route.txt").read_text().split()[0]
     assert ipaddress.ip_network(route) == iface.network
     assert out_addrs[0]["address"] != "f0:20:ff:a7:68:db"
-    assert int(out_addrs[0]["address"][:2], 16) & 0x03 == 0x02  # local, unicast
+    assert out_addrs[0]["address"].startswith("00:00:5e:00:53:")  # RFC 7042's, unicast
     assert r.counts["address"] >= 3 and r.counts["mac"] == 1
 
 
@@ -327,20 +357,21 @@ def sessions(draw: st.DrawFn) -> tuple[str, list[tuple[object, object, int]]]:
     """A pasted session (ip addr / ip route show table all / ip rule, both families) with
     public addresses, and flows to try on it."""
     a4 = draw(public4)
-    n4 = draw(st.integers(8, 30))
+    n4 = draw(st.integers(MIN_PREFIX[4], 30))
     net4 = _net(a4, n4)
     if a4 in (net4.network_address, net4.broadcast_address):
         a4 = V4(int(net4.network_address) + 1)
     gw4 = V4(int(net4.broadcast_address) - 1) if a4 != V4(int(net4.broadcast_address) - 1) \
         else V4(int(net4.network_address) + 1)
     a6 = draw(public6)
-    n6 = draw(st.integers(16, 120))
+    n6 = draw(st.integers(MIN_PREFIX[6], 120))
     net6 = _net(a6, n6)
     gw6 = V6(int(net6.network_address) + 1)
     wg4 = draw(public4)
     mac = draw(macs)
     nets = draw(st.lists(st.one_of(public4, public6).flatmap(
-        lambda a: st.integers(1, a.max_prefixlen).map(lambda n: _net(a, n))), max_size=6))
+        lambda a: st.integers(MIN_PREFIX[a.version], a.max_prefixlen).map(lambda n: _net(a, n))),
+        max_size=6))
     lines = ["alice@laptop:~$ ip addr",
              "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000",
              "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00",
@@ -389,7 +420,9 @@ def sessions(draw: st.DrawFn) -> tuple[str, list[tuple[object, object, int]]]:
                           net6.network_address]
     dsts += [draw(st.integers(int(n.network_address), int(n.broadcast_address)).map(
         type(n.network_address))) for n in [net4, net6, *nets]]
-    dsts += draw(st.lists(st.one_of(public4, public6, kept_addr), min_size=3, max_size=8))
+    # kept addresses other than the stand-in pools (where a stand-in may now be)
+    dsts += draw(st.lists(st.one_of(public4, public6, kept_addr.filter(lambda a: not _in_pool(a))),
+                          min_size=3, max_size=8))
     flows = []
     for d in dsts:
         src = draw(st.sampled_from([None, a4 if d.version == 4 else a6]))  # type: ignore[attr-defined]
@@ -439,3 +472,171 @@ def test_seed_routes_the_same_after_redaction(source: str, tmp_path: Path) -> No
             for src in (None, ipaddress.ip_address("192.168.44.83")):
                 _same_decision(orig_host, red_host, r, ipaddress.ip_address(dst), src=src,
                                mark=mark)
+
+
+# --------------------------------------------------------------------------- what people paste
+
+E = "\x1b"
+#: ``ip -c addr``, ``wg`` on a terminal, and ``ip -c route`` as they reach a forum: colour codes
+#: around addresses, apart from their ``/24``, and inside ``wg``'s allowed ips
+COLOURED = (
+    f"{E}[01;32malice@laptop-7{E}[00m:{E}[01;34m~{E}[00m$ ip -c addr\n"
+    f"1: {E}[36mlo: {E}[0m<LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n"
+    f"    link/loopback {E}[33m00:00:00:00:00:00{E}[0m brd {E}[33m00:00:00:00:00:00{E}[0m\n"
+    f"    inet {E}[35m127.0.0.1{E}[0m/8 scope host lo\n"
+    f"2: {E}[36meth0: {E}[0m<BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state "
+    f"{E}[32mUP {E}[0mgroup default qlen 1000\n"
+    f"    link/ether {E}[33mf0:20:ff:a7:68:db{E}[0m brd {E}[33mff:ff:ff:ff:ff:ff{E}[0m\n"
+    f"    inet {E}[35m185.195.233.76{E}[0m/24 brd {E}[35m185.195.233.255 {E}[0mscope global eth0\n"
+    f"    inet6 {E}[34m2a01:4f8:c0c:1234:f220:ffff:fea7:68db{E}[0m/64 scope global dynamic\n"
+    f"    inet6 {E}[34mfe80::f220:ffff:fea7:68db{E}[0m/64 scope link\n"
+    f"3: {E}[36mwg0: {E}[0m<POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1420 qdisc noqueue state UNKNOWN\n"
+    f"    link/none \n"
+    f"    inet {E}[35m10.64.0.2{E}[0m/32 scope global wg0\n"
+    f"{E}[01;32malice@laptop-7{E}[00m:{E}[01;34m~{E}[00m$ ip -c route show table all\n"
+    f"{E}[1mdefault {E}[0mvia {E}[35m185.195.233.1 {E}[0mdev {E}[36meth0 {E}[0mproto dhcp\n"
+    f"{E}[35m185.195.233.0/24 {E}[0mdev {E}[36meth0 {E}[0mproto kernel scope link src "
+    f"{E}[35m185.195.233.76 {E}[0m\n"
+    f"{E}[34m2a01:4f8:c0c:1234::/64 {E}[0mdev {E}[36meth0 {E}[0mproto ra metric 100\n"
+    f"default via {E}[34mfe80::1 {E}[0mdev {E}[36meth0 {E}[0mproto ra metric 100\n"
+    f"default dev {E}[36mwg0 {E}[0mtable 51820 proto static\n"
+    f"{E}[01;32malice@laptop-7{E}[00m:{E}[01;34m~{E}[00m$ ip -c rule\n"
+    "0:\tfrom all lookup local\n"
+    "32764:\tfrom all lookup main suppress_prefixlength 0\n"
+    "32765:\tnot from all fwmark 0xca6c lookup 51820\n"
+    "32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n"
+    f"{E}[01;32malice@laptop-7{E}[00m:{E}[01;34m~{E}[00m$ sudo wg\n"
+    f"{E}[32m{E}[1minterface{E}[0m: {E}[32mwg0{E}[0m\n"
+    f"  {E}[1mpublic key{E}[0m: SJ8rOsdpiAK0FVB8iVaVbqYSoHQBWPb0nt35LVUSwnQ=\n"
+    f"  {E}[1mprivate key{E}[0m: (hidden)\n"
+    f"  {E}[1mlistening port{E}[0m: 51820\n"
+    f"  {E}[1mfwmark{E}[0m: 0xca6c\n\n"
+    f"{E}[33m{E}[1mpeer{E}[0m: {E}[33mAQ+1OBUHZQeHDvHxg3a6l3hxcQpe2BvzJUCc6w8XdhQ={E}[0m\n"
+    f"  {E}[1mpreshared key{E}[0m: (hidden)\n"
+    f"  {E}[1mendpoint{E}[0m: 185.195.233.76:51820\n"
+    f"  {E}[1mallowed ips{E}[0m: 0.0.0.0{E}[36m/{E}[0m0, 185.195.0.0{E}[36m/{E}[0m16, "
+    f"2a01:4f8::{E}[36m/{E}[0m32\n")
+SECRETS = ("185.195.233.76", "185.195.233.1", "185.195.0.0", "2a01:4f8:c0c:1234:",
+           "2a01:4f8::", "f0:20:ff:a7:68:db", "fe80::f220:ffff:fea7:68db",
+           "SJ8rOsdpiAK0FVB8iVaVbqYSoHQBWPb0nt35LVUSwnQ=",
+           "AQ+1OBUHZQeHDvHxg3a6l3hxcQpe2BvzJUCc6w8XdhQ=", "alice", "laptop-7")
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("colour", [True, False], ids=["colour", "plain"])
+def test_coloured_paste_leaks_nothing_keeps_its_colour_and_routes_the_same(colour: bool) -> None:
+    from wgexplain.sources import load_text
+
+    text = COLOURED if colour else _SGR.sub("", COLOURED)
+    r = Redactor(b"k")
+    r.learn_text(text)
+    out = r.text(text)
+    plain = _SGR.sub("", out)
+    for secret in SECRETS:
+        assert secret not in plain, secret
+    assert out.count(E) == text.count(E)  # every colour code is put back
+    assert out.count("\n") == text.count("\n")
+    # the stand-in prefix is still coloured apart from its /24, as ip -c prints it
+    relay = r.mapping["185.195.233.76"]
+    if colour:
+        assert f"inet {E}[35m{relay}{E}[0m/24 brd" in out
+        assert f"0.0.0.0{E}[36m/{E}[0m0, " in out
+    # the EUI-64 addresses follow the stand-in MAC, in the link-local and the global address
+    mac = re.search(r"link/ether (?:\x1b\[33m)?([0-9a-f:]{17})", out).group(1)  # type: ignore[union-attr]
+    assert mac.startswith("00:00:5e:00:53:")
+    raw = bytes.fromhex(mac.replace(":", ""))
+    iid = f"{raw[0] ^ 2:x}{raw[1]:02x}:{raw[2]:02x}ff:fe{raw[3]:02x}:{raw[4]:02x}{raw[5]:02x}"
+    assert f"fe80::{iid}/64" in plain
+    assert re.search(rf"2001:db8:[0-9a-f:]*:{iid}/64 scope global", plain)
+    orig, red = load_text(text, "orig.txt"), load_text(out, "red.txt")
+    for dst in ("1.1.1.1", "185.195.233.76", "185.195.233.200", "185.195.1.1", "10.64.0.9",
+                "2a01:4f8:c0c:1234::9", "2606:4700::1111"):
+        for mark in (0, 0xCA6C):
+            _same_decision(orig, red, r, ipaddress.ip_address(dst), mark=mark)
+
+
+def test_macs_in_every_notation_and_json() -> None:
+    text = ("Windows: Physical Address . . . : F0-20-FF-A7-68-DB\n"
+            "cisco: 0050.56c0.0001 dynamic Gi0/1\n"
+            "    link/ether f020ffa768dc brd ffffffffffff\n"
+            "eth0: flags=4163<UP>  mtu 1500\n        ether 3c:22:fb:12:34:56  txqueuelen 1000\n"
+            '[{"ifname": "eth0", "address": "f0:20:ff:a7:68:dd", "broadcast": "ff:ff:ff:ff:ff:ff"}]\n'
+            '[{"ifname":"eth1","address":"3c22fb123457"}]\n'
+            "10.0.0.1 dev eth0 lladdr 3c:22:fb:12:34:58 REACHABLE\n")
+    out = redact_text(text, key="k")
+    low = out.lower()
+    for secret in ("f0-20-ff-a7-68-db", "0050.56c0.0001", "f020ffa768dc", "3c:22:fb:12:34:56",
+                   "f0:20:ff:a7:68:dd", "3c22fb123457", "3c:22:fb:12:34:58"):
+        assert secret not in low, secret
+    # the notation and case are kept, the stand-ins are RFC 7042's documentation MACs
+    assert re.search(r"Physical Address \. \. \. : 00-00-5E-00-53-[0-9A-F]{2}\n", out)
+    assert re.search(r"cisco: 0000\.5e00\.53[0-9a-f]{2} dynamic", out)
+    assert re.search(r"link/ether 00005e0053[0-9a-f]{2} brd ffffffffffff", out)
+    assert "ff:ff:ff:ff:ff:ff" in out
+    json.loads(out.splitlines()[5])
+    # one MAC, one stand-in, whatever the notation
+    same = redact_text("a f0:20:ff:a7:68:db b F0-20-FF-A7-68-DB c f020.ffa7.68db\n", key="k")
+    words = same.split()
+    assert words[1] == words[3].lower().replace("-", ":") == ":".join(
+        words[5].replace(".", "")[i:i + 2] for i in range(0, 12, 2))
+
+
+def test_keys_wherever_wg_prints_them() -> None:
+    priv, pub, psk, peer = ("yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+                            "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+                            "FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE=",
+                            "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=")
+    text = (f"$ sudo wg show all dump\nwg0\t{priv}\t{pub}\t51820\toff\n"
+            f"wg0\t{peer}\t{psk}\t203.0.113.5:51820\t10.0.0.2/32\t1700000000\t100\t200\t25\n"
+            f"$ sudo wg showconf wg0\n[Interface]\nListenPort = 51820\nPrivateKey = {priv}\n\n"
+            f"[Peer]\nPublicKey = {peer}\nPresharedKey = {psk}\nAllowedIPs = 10.0.0.2/32\n"
+            f"$ sudo wg\ninterface: wg0\n  public key: {pub}\n  private key: (hidden)\n\n"
+            f"{E}[33m{E}[1mpeer{E}[0m: {E}[33m{peer}{E}[0m\n  preshared key: (hidden)\n")
+    r = Redactor(b"k")
+    r.learn_text(text)
+    out = r.text(text)
+    for k in (priv, pub, psk, peer):
+        assert k not in out
+        assert out.count(r.mapping[k]) == text.count(k)  # the same stand-in everywhere
+        assert len(base64.b64decode(r.mapping[k])) == 32
+    assert "203.0.113.5:51820" in out  # a documentation address: kept
+
+
+@pytest.mark.parametrize("line, names", [
+    ("alice@laptop-7:~$ ip r", ("alice", "laptop-7")),
+    ("[alice@laptop-7 ~]# ip r", ("alice", "laptop-7")),
+    ("alice@laptop-7 ~ % ip r", ("alice", "laptop-7")),
+    ("alice@laptop-7:~> ip r", ("alice", "laptop-7")),
+    ("root@laptop-7:/home/alice# ip r", ("alice", "laptop-7")),
+    ("laptop-7% ip r", ("laptop-7",)),
+    ("laptop-7# sudo ip r", ("laptop-7",)),
+    ("MacBook-of-Alice:~ alice$ ip r", ("alice", "MacBook-of-Alice")),
+    ("PS C:\\Users\\alice> wg show", ("alice",)),
+    ("C:\\Users\\alice\\Downloads>wg show", ("alice",)),
+    ("`alice@laptop-7:~$ ip r` gives", ("alice", "laptop-7")),
+    ("> alice@laptop-7:~$ ip r", ("alice", "laptop-7")),
+    ("- alice@laptop-7:~$ ip r", ("alice", "laptop-7")),
+    ("(venv) alice@laptop-7:~/src$ ip r", ("alice", "laptop-7")),
+    (f"{E}[01;32malice@laptop-7{E}[00m:{E}[01;34m~{E}[00m$ ip r", ("alice", "laptop-7")),
+])
+def test_prompt_styles(line: str, names: tuple[str, ...]) -> None:
+    text = f"{line}\ndefault via 192.168.1.1 dev eth0\nmy box `laptop-7` is alice's laptop-7\n"
+    out = _SGR.sub("", redact_text(text, key="k"))
+    for name in names:
+        assert not re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", out), (name, out)
+    assert "default via 192.168.1.1 dev eth0" in out
+
+
+def test_stand_ins_avoid_the_pool_addresses_already_in_the_dump() -> None:
+    # a dump that already uses most of a pool's /24s: no stand-in may land on one of them
+    used = [f"198.18.{i}.0/24" for i in range(0, 256, 1)] + [f"198.19.{i}.0/24" for i in range(250)]
+    text = "".join(f"{n} dev eth0\n" for n in used) + "".join(
+        f"ip daddr 185.{i}.7.9 accept\n" for i in range(20))
+    r = Redactor(b"k")
+    r.learn_text(text)
+    r.text(text)
+    taken = {ipaddress.ip_network(n) for n in used}
+    news = [ipaddress.ip_address(r.mapping[f"185.{i}.7.9"]) for i in range(20)]
+    assert len(set(news)) == 20
+    assert not any(a in n for a in news for n in taken)
+    assert all(_in_pool(a) for a in news)
