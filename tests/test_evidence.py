@@ -295,3 +295,19 @@ def test_cosmetics_outer_verdict_dominates_and_no_droped() -> None:
     assert last.startswith("Verdict: DROP — the packet enters") and "ELOOP" in last
     assert "droped" not in text and "src None" not in text
     assert "dropped: nothing reaches" in text
+
+
+def test_a_client_table_not_pasted_is_answered_with_what_the_client_puts_there(
+        tmp_path: Path) -> None:
+    """The seed without `ip route show table 1836018789`: Mullvad's rules send 1.1.1.1 to a
+    table that was not pasted; what Mullvad always puts there decides the other way."""
+    seed = (EXAMPLES / "mullvad" / "session-en.txt").read_text()
+    cut = paste(tmp_path, seed[:seed.index("$ ip route show table 1836018789")])
+    obj = route_json(cut, "1.1.1.1")
+    assert obj["dev"] == "wlp0s20f3" and obj["exact"] is False  # as assumed: table empty
+    (alt,) = obj["alternatives"]
+    assert alt["if"].startswith("if table 1836018789 holds what Mullvad puts there "
+                                "(default dev wg-mullvad")
+    assert (alt["answer"]["dev"], alt["answer"]["table"]) == ("wg-mullvad", 1836018789)
+    t = run("trace", cut, "1.1.1.1").stdout
+    assert "if table 1836018789 holds what Mullvad puts there" in t

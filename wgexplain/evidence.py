@@ -529,7 +529,8 @@ def uplink_candidate(host: Host, family: int) -> tuple[str, Any] | None:
 
 def _alternatives(re_: RouteEvidence, flow: Flow, result: "RouteResult", lookup: Any,
                   undecided: bool, unknown_tables: list[int]) -> list[Alternative]:
-    from wgexplain.signatures import describe_rules, missing_rules
+    from wgexplain.kernel.fib_trie import format_route
+    from wgexplain.signatures import describe_rules, in_ranges, missing_rules
 
     host = re_.host
     fam = flow.family
@@ -537,6 +538,21 @@ def _alternatives(re_: RouteEvidence, flow: Flow, result: "RouteResult", lookup:
     out: list[Alternative] = []
     tname = host.table_name
     covered: set[int] = set()
+    for rec in re_.clients():
+        fill = rec.signature.table_routes
+        for rule in host.rules_of(fam):
+            t = rule.table
+            if fill is None or rule.action != "lookup" or t is None or t in covered \
+                    or not in_ranges(rec.signature.tables, t) or re_.table_known(fam, t):
+                continue
+            routes = fill(fam, t, host)
+            if not routes:
+                continue
+            covered.add(t)
+            h = re_.hypothesis(("client-table", rec.client, fam, t), routes=routes)
+            what = "; ".join(format_route(r, tname(t)) for r in routes)
+            out.append(Alternative(f"if table {tname(t)} holds what {rec.client} puts there "
+                                   f"({what}; the table was not pasted)", lookup(h, flow)))
     for rec in re_.clients():
         rules = missing_rules(host, rec, fam)
         if not rules:

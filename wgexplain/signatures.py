@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from wgexplain.model import (AF_INET, AF_INET6, RT_TABLE_MAIN, Host, IPNetwork, Origin, Rule,
-                             route_tables)
+from wgexplain.model import (AF_INET, AF_INET6, RT_TABLE_MAIN, Host, IPNetwork, Nexthop, Origin,
+                             Route, Rule, route_tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,8 @@ class Signature:
     installs: str = ""
     #: the policy rules it always installs, for a family and its table (both ways)
     rules: Callable[[int, int], list[Rule]] | None = None
+    #: the routes it puts in its own table, for a family, the table and the Host (both ways)
+    table_routes: Callable[[int, int, Host], list[Route]] | None = None
     #: where this was checked
     source: str = ""
 
@@ -62,6 +64,22 @@ def _suppress_then_not_mark(client: str, first_pref: int) -> Callable[[int, int]
                 Rule(family, first_pref + 1, "lookup", table, invert=True, fwmark=table,
                      origin=o)]
     return rules
+
+
+def _default_into(pattern: str, fallback: str | None) -> Callable[[int, int, Host], list[Route]]:
+    """``default dev DEV`` in the client's table, DEV its device as the paste names it."""
+    def routes(family: int, table: int, host: Host) -> list[Route]:
+        from wgexplain.kernel import wireguard as wgmod
+
+        devs = [d for d in device_names(host) if re.search(pattern, d)] or \
+            [d for d in device_names(host) if wgmod.is_wireguard(host, d)] or \
+            ([fallback] if fallback else [])
+        if not devs:
+            return []
+        net = ipaddress.ip_network("0.0.0.0/0" if family == AF_INET else "::/0")
+        return [Route(family, table, net, "unicast", metric=0 if family == AF_INET else 1024,
+                      nexthops=(Nexthop(dev=devs[0]),), origin=_o("the client"))]
+    return routes
 
 
 def _mullvad_rules(family: int, table: int) -> list[Rule]:
@@ -88,6 +106,7 @@ SIGNATURES: tuple[Signature, ...] = (
                   "`not fwmark T lookup T` and `lookup main suppress_prefixlength 0` (which the "
                   "kernel numbers 32765 and 32764 below the default rules)"),
         rules=_suppress_then_not_mark("wg-quick", 32764),
+        table_routes=_default_into(r"^wg", None),
         # WireGuard/wireguard-tools src/wg-quick/linux.bash, add_default(): table=51820,
         # ((table++)) while taken; `wg set fwmark $table`; `ip rule add not fwmark $table
         # table $table`; `ip rule add table main suppress_prefixlength 0`; nft table
@@ -100,6 +119,7 @@ SIGNATURES: tuple[Signature, ...] = (
                   "0x6d6f6c65 lookup 1836018789` and `lookup main suppress_prefixlength 0`, and "
                   "the nftables table `inet mullvad` (its firewall)"),
         rules=_mullvad_rules,
+        table_routes=_default_into(r"^(wg-mullvad|wg0-mullvad)$", "wg-mullvad"),
         # mullvad/mullvadvpn-app talpid-core: `pub const TUNNEL_FW_MARK: u32 = 0x6d6f6c65`
         # (b"mole"), the table id is the same number (1836018789); the seed paste shows the
         # rules at 32764/32765
@@ -122,6 +142,7 @@ SIGNATURES: tuple[Signature, ...] = (
                   "rules P `lookup main suppress_prefixlength 0` and P+1 `not fwmark F lookup "
                   "F` (P even, 30768-31766)"),
         rules=_suppress_then_not_mark("NetworkManager", 31000),
+        table_routes=_default_into(r"^$", None),
         # NetworkManager src/core/devices/nm-device-wireguard.c:
         # _auto_default_route_get_auto_fwmark() "larger than 51820u ... one out of
         # AUTO_RANDOM_RANGE (500)", get_extra_rules()
@@ -147,13 +168,16 @@ SIGNATURES: tuple[Signature, ...] = (
                "wireguardutilslinux.cpp"),
     Signature(
         "Docker", devices=r"^(docker0|br-[0-9a-f]{12})$",
-        chains=r"^(DOCKER|DOCKER-USER|DOCKER-ISOLATION-STAGE-[12]|DOCKER-FORWARD)$",
+        chains=r"^(DOCKER(-[A-Z0-9-]+)?|docker-bridges)$",
         networks=("172.17.0.0/16",),
         installs=("the bridge docker0 (172.17.0.1/16), one br-<id> per user network, and the "
                   "iptables chains DOCKER, DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2 (NAT for "
                   "published ports, MASQUERADE for the containers)"),
-        source="moby/moby daemon default bridge (docker0, 172.17.0.0/16), libnetwork iptables "
-               "chains"),
+        # moby/moby libnetwork/drivers/bridge/interface_linux.go: DefaultBridgeName =
+        # "docker0"; iptables chains DOCKER, DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2 (and
+        # DOCKER-FORWARD, DOCKER-BRIDGE, DOCKER-CT; nftables table "docker-bridges" since 28)
+        source="moby/moby libnetwork/drivers/bridge/interface_linux.go DefaultBridgeName; "
+               "libnetwork iptables chains"),
     Signature(
         "libvirt", devices=r"^virbr\d+(-nic)?$",
         chains=r"^(LIBVIRT_(INP|OUT|FWO|FWI|FWX|PRT)|libvirt_network)$",
@@ -161,8 +185,11 @@ SIGNATURES: tuple[Signature, ...] = (
         installs=("the bridge virbr0 (192.168.122.1/24, the 'default' network with NAT) and "
                   "the chains LIBVIRT_INP/OUT/FWO/FWI/FWX/PRT (or the nftables table "
                   "'libvirt_network')"),
-        source="libvirt/libvirt src/network/default.xml.in (virbr0, 192.168.122.1/24); "
-               "src/network/network_iptables.c chains"),
+        # libvirt/libvirt src/network/default.xml.in: bridge virbr0, ip 192.168.122.1/24;
+        # network_iptables.c: VIR_IPTABLES_{INPUT,OUTPUT,FWD_IN,FWD_OUT,FWD_X,NAT_POSTROUTE}_CHAIN
+        # "LIBVIRT_INP/OUT/FWI/FWO/FWX/PRT"; network_nftables.c: table "libvirt_network"
+        source="libvirt/libvirt src/network/default.xml.in; src/network/network_iptables.c; "
+               "src/network/network_nftables.c"),
 )
 
 
@@ -179,6 +206,10 @@ class Recognised:
     def to_json(self) -> dict[str, object]:
         return {"client": self.client, "why": list(self.why),
                 "installs": self.signature.installs, "source": self.signature.source}
+
+
+def in_ranges(ranges: Iterable[tuple[int, int]], value: int) -> bool:
+    return _in(ranges, value)
 
 
 def _in(ranges: Iterable[tuple[int, int]], value: int) -> bool:

@@ -185,6 +185,10 @@ class Journey:
         text = _route_text(res, self.host)
         decide = _deciding_step(res)
         why = f"{why_prefix}: {text}" + (f" — {decide}" if decide else "")
+        if res.alternatives and res.type != "unknown":
+            # the journey follows the answer as assumed; the other way is said, computed
+            self.note(f"the route to {flow.dst} is taken as assumed; "
+                      + "; ".join(a.text() for a in res.alternatives))
         if res.type == "unknown":
             why = f"{why_prefix}: unknown — it depends on what was not pasted: " + "; ".join(
                 a.text() for a in res.alternatives)
