@@ -235,6 +235,9 @@ def test_json_nesting_has_a_limit(tmp_path: Path, depth: int) -> None:
     {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
                "right": {"prefix": {"addr": [], "len": 10}}}},
     {"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"numgen": {"mode": "inc", "mod": 0}}}},
+    {"match": {"op": "==", "left": {"ct": {"key": ""}}, "right": 3905}},  # once crashed `trace`
+    {"match": {"op": "==", "left": {"meta": {"key": ["mark"]}}, "right": 1}},
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": " "}}, "right": 1}},
 ])
 def test_json_expressions_nft_refuses(tmp_path: Path, expr: dict) -> None:
     text = _doc(_chain_json(), _rule_json(expr))

@@ -158,3 +158,26 @@ def test_a_packet_crosses_the_chains_in_priority_order() -> None:
     seen = list(dict.fromkeys(chains))
     assert seen.index(("inet filter", "early")) < seen.index(("inet filter", "input")) \
         < seen.index(("inet mullvad", "input")), seen
+
+
+def test_one_unreadable_twin_costs_a_warning_and_the_other_is_read(tmp_path: Path) -> None:
+    bundle = _twins(tmp_path)
+    (bundle / "nft-ruleset.json").write_text('{"nftables": [{"chain": {"family": "inet", "prio": []}}]}')
+    host = wgexplain.load(str(bundle))
+    warns = [w for w in host.warnings if "read " in w and "alone" in w]
+    assert len(warns) == 1 and "nft-ruleset.json:1: expected" in warns[0], host.warnings
+    assert host.ruleset is not None and host.ruleset.origin.file.endswith("nft-ruleset.nft")
+
+    bundle = _twins(tmp_path / "2", ("table inet filter {", "table inet filter { {"))
+    host = wgexplain.load(str(bundle))
+    warns = [w for w in host.warnings if "alone" in w]
+    assert len(warns) == 1 and "nft-ruleset.nft:" in warns[0], host.warnings
+    assert host.ruleset is not None and host.ruleset.origin.file.endswith("nft-ruleset.json")
+    assert len(host.ruleset.tables) == 4
+
+
+def test_two_unreadable_twins_refuse_the_bundle(tmp_path: Path) -> None:
+    bundle = _twins(tmp_path, ("table inet filter {", "table inet filter { {"))
+    (bundle / "nft-ruleset.json").write_text("{")
+    res = CliRunner().invoke(cli.main, ["show", str(bundle)])
+    assert res.exit_code == 2 and "nft-ruleset.nft:" in res.stderr, res.output

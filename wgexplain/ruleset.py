@@ -646,12 +646,12 @@ class Ruleset:
         for t in self.tables:
             lines.append(f"table {t.family} {t.name}" + (f" (flags {','.join(t.flags)})" if t.flags else ""))
             for s in t.sets:
-                typ = " . ".join(s.type) if isinstance(s.type, tuple) else s.type
+                typ = " . ".join(map(str, s.type)) if isinstance(s.type, tuple) else s.type
                 lines.append(f"  set {s.name}: type {typ}, {len(s.elements)} elements"
                              + (f", flags {','.join(s.flags)}" if s.flags else ""))
             for m in t.maps:
-                typ = " . ".join(m.type) if isinstance(m.type, tuple) else m.type
-                data = " . ".join(m.map) if isinstance(m.map, tuple) else m.map
+                typ = " . ".join(map(str, m.type)) if isinstance(m.type, tuple) else m.type
+                data = " . ".join(map(str, m.map)) if isinstance(m.map, tuple) else m.map
                 lines.append(f"  map {m.name}: {typ} : {data}, {len(m.elements)} elements")
             for f in t.flowtables:
                 lines.append(f"  flowtable {f.name}: hook {f.hook} priority {f.priority} "

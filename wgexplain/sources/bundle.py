@@ -21,7 +21,8 @@ Where a text and a JSON file hold the same listing, both are read and must
 agree (origins and the ticking ``expires`` aside); otherwise a
 :class:`DumpError` names both files. The nftables ruleset is the exception:
 twins that differ are a warning naming the first chain/rule that differs,
-and the JSON (nft's canonical form) is read.
+and the JSON (nft's canonical form) is read; a twin that cannot be read is a
+warning and the other one is read.
 """
 
 from __future__ import annotations
@@ -165,6 +166,39 @@ def _first_difference(what: str, a: Any, b: Any) -> tuple[int, int]:
     return 1, 1
 
 
+def _read_nft_twins(c: Collector, ttext: str, tname: str, jtext: str, jname: str) -> None:
+    """``nft-ruleset.nft`` and ``nft-ruleset.json`` together. nft's JSON is the
+    canonical form: twins that differ (listed at different moments, edited...)
+    cost a warning naming the first chain/rule that differs and the JSON is
+    read; one twin that cannot be read costs a warning and the other is read.
+    Only when neither can be read is the bundle refused (the text's error)."""
+    errors: list[DumpError] = []
+    values = []
+    for text, name, is_json in ((ttext, tname, False), (jtext, jname, True)):
+        try:
+            values.append(_parse("nft", None, is_json, text, name, c))
+        except DumpError as exc:
+            errors.append(exc)
+            values.append(None)
+    tval, jval = values
+    nft_mod = nft_parser()
+    if nft_mod is None or (tval is not None and jval is not None):
+        diff = None if nft_mod is None else nft_mod.ruleset_difference(tval, jval)
+        if diff is None:
+            _record(c, "nft", None, tval, tname, ttext, False)
+            return
+        c.warnings.append(f"{tname} and {jname} are not the same ruleset ({diff}): "
+                          f"read {jname}, nft's canonical form")
+        _record(c, "nft", None, jval, jname, jtext, True)
+        return
+    if tval is None and jval is None:
+        raise errors[0]
+    good, gname, gtext, is_json = (jval, jname, jtext, True) if tval is None else \
+        (tval, tname, ttext, False)
+    c.warnings.append(f"{errors[0]}; read {gname} alone")
+    _record(c, "nft", None, good, gname, gtext, is_json)
+
+
 def read_bundle(path: Path, *, table_names: dict[str, int] | None = None) -> Host:
     """Read a bundle directory into a :class:`Host` (not yet completed)."""
     c = Collector(str(path))
@@ -196,20 +230,13 @@ def read_bundle(path: Path, *, table_names: dict[str, int] | None = None) -> Hos
         if twin and twin in present:
             tname, jname = str(present[n]), str(present[twin])
             ttext, jtext = read(n), read(twin)
+            if what == "nft":
+                _read_nft_twins(c, ttext, tname, jtext, jname)
+                done.update({n, twin})
+                continue
             tval = _parse(what, family, False, ttext, tname, c)
             jval = _parse(what, family, True, jtext, jname, c)
-            nft_mod = nft_parser()
-            if what == "nft" and nft_mod is not None and tval is not None and jval is not None:
-                # a ruleset's text and JSON: nft's JSON is the canonical form. Twins that
-                # disagree (listed at different moments, edited...) cost a warning, not the bundle
-                diff = nft_mod.ruleset_difference(tval, jval)
-                if diff is not None:
-                    c.warnings.append(f"{tname} and {jname} are not the same ruleset ({diff}): "
-                                      f"read {jname}, nft's canonical form")
-                    _record(c, what, family, jval, jname, jtext, True)
-                    done.update({n, twin})
-                    continue
-            elif tval is not None and jval is not None:
+            if tval is not None and jval is not None:
                 same = (_key(what, tval[0]) == _key(what, jval[0])
                         and _key(what, tval[1]) == _key(what, jval[1])) \
                     if what in ("addr", "link") else _key(what, tval) == _key(what, jval)

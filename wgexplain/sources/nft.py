@@ -134,24 +134,25 @@ def expr_from_json(j: Any) -> Expr:
     if kind == "payload":
         if "base" in v:
             return _raw_payload(v["base"], v.get("offset"), v.get("len"))
-        return Payload(_str(v.get("protocol")), _str(v.get("field")))
+        return Payload(_keyword(v.get("protocol")), _keyword(v.get("field")))
     if kind == "meta":
-        return Meta(v["key"])
+        return Meta(_keyword(v["key"]))
     if kind == "ct":
-        return Ct(v["key"], v.get("dir"), v.get("family"))
+        return Ct(_keyword(v["key"]), _opt_str(v.get("dir")), _opt_str(v.get("family")))
     if kind in ("exthdr", "tcp option", "ip option", "sctp chunk", "dccp option"):
         name = v.get("name", v.get("type"))
         return Exthdr(kind, None if name is None else str(name), v.get("field"), v.get("offset"))
     if kind == "fib":
-        return Fib(v["result"], _tuple(v.get("flags")))
+        return Fib(_keyword(v["result"]), _strs(v.get("flags")))
     if kind == "socket":
-        return Socket(v["key"], v.get("level"))
+        return Socket(_keyword(v["key"]), _opt_int(v.get("level")))
     if kind == "rt":
-        return Rt(v["key"], v.get("family"))
+        return Rt(_keyword(v["key"]), _opt_str(v.get("family")))
     if kind == "osf":
-        return Osf(v["key"], v.get("ttl"))
+        return Osf(_keyword(v["key"]), _opt_str(v.get("ttl")))
     if kind == "ipsec":
-        return Ipsec(v["key"], v.get("dir"), v.get("spnum", 0), v.get("family"))
+        return Ipsec(_keyword(v["key"]), _opt_str(v.get("dir")), _opt_int(v.get("spnum", 0)),
+                     _opt_str(v.get("family")))
     if kind == "numgen":
         return Numgen(_str(v["mode"]), _modulus(v["mod"]), _u32(v.get("offset", 0)))
     if kind == "jhash":
@@ -201,6 +202,13 @@ def expr_from_json(j: Any) -> Expr:
 def _str(v: Any) -> str:
     if not isinstance(v, str):
         raise ValueError(f"a string, not {_canon(v)[:30]}")
+    return v
+
+
+def _keyword(v: Any) -> str:
+    """A selector's key (``meta mark``, ``ct original ip saddr``): a non-empty string."""
+    if not _str(v).strip():
+        raise ValueError("a key (mark, state, ...), not an empty string")
     return v
 
 
