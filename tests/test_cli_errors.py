@@ -9,7 +9,8 @@ tried (seed = examples/mullvad/session-en.txt) and what happened before the fix:
 | rule typo on the last line (stdin) | line dropped silently, exit 0 | `<stdin>:3:1`, exit 2 |
 | route line cut short (`defau`) | dropped, "no output" warning only in `show` | file:line, exit 2 |
 | `ip a` cut: `link/ether f0:20`, `inet6 fe80::9f`, `... dyna`, `valid_lft forever prefer` | read silently | file:line:col, exit 2 |
-| unknown table name, nft typo deep in a session | file:line:col (line of the user's file) | same |
+| nft typo deep in a session | file:line:col (line of the user's file) | same |
+| unknown table name (`lookup nosuchtable`) | file:line:col, exit 2 | read as a table of its own, with a warning (issue 9) |
 | `ip -j` missing `]` (bundle / before next prompt) | line after the end / `got ''` | last line, "cut short" |
 | bundle text and JSON disagree | file:line, exit 2 | same |
 | binary garbage | control bytes quoted | "got 'binary data'" |
@@ -141,7 +142,7 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, st
 COMMANDS = [("route", ["1.1.1.1"]), ("route", ["1.1.1.1", "--json"]), ("trace", ["1.1.1.1"]),
             ("trace", ["1.1.1.1", "--json"]), ("show", []), ("show", ["--json"]), ("check", []),
             ("verify", []), ("route", ["--batch", "-"])]
-CASES = ["rule typo", "unknown table", "nft typo deep in a session", "ip -j missing bracket",
+CASES = ["rule typo", "nft typo deep in a session", "ip -j missing bracket",
          "text and json disagree", "binary garbage", "empty file", "empty directory",
          "directory without known files", "nonexistent path", "paste cut inside ip addr"]
 
@@ -161,6 +162,15 @@ def test_every_command_refuses_broken_input_in_one_line(
         assert "got 'binary data'" in m.group(0)
     if case == "ip -j missing bracket":
         assert "cut short" in m.group(0)
+
+
+def test_an_unknown_table_name_is_read_with_a_warning(
+        broken: dict[str, tuple[Path, str, int]]) -> None:
+    path, file, line = broken["unknown table"]
+    r = run("show", path, "--json")
+    assert r.exit_code == 0, r.output
+    warnings = json.loads(r.stdout)["warnings"]
+    assert any(w.startswith(f"{file}:{line}: table name 'nosuchtable'") for w in warnings)
 
 
 def test_redact_refuses_a_damaged_session_and_writes_nothing(

@@ -348,6 +348,46 @@ class WgInterface:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """An address the poster hid (``x.x.x.x``, ``198.51.100.XY``, ``[REDACTED]/24``).
+
+    It is an *unknown address*: the line that held it is kept, with
+    ``stand_in`` read in its place. A stand-in comes from a range no real
+    configuration uses -- IPv4 ``240.0.0.0/4`` (reserved, RFC 1112), IPv6
+    ``100::/64`` (discard-only, RFC 6666) -- one per placeholder, so a lookup
+    never matches a hidden address by accident and no two hidden addresses
+    look equal. ``wgexplain.sources.placeholders.is_stand_in()`` tells a
+    stand-in apart; a rule, route, address or peer read from ``origin`` holds
+    one. Every decision that depends on it depends on an unknown.
+    """
+
+    origin: Origin
+    text: str  # the placeholder as pasted, e.g. "x.x.x.x" or "[REDACTED]/24"
+    stand_in: str  # what was read in its place, e.g. "240.0.0.1" or "240.0.1.0/24"
+
+
+@dataclass(frozen=True, slots=True)
+class KernelAnswer:
+    """What the kernel printed for ``ip route get`` in the paste: evidence, not state.
+
+    ``command`` is the command line ("" when only the answer was pasted),
+    ``answer`` the answer as pasted; the other fields are read from it
+    (``error`` holds ``RTNETLINK answers: ...`` text).
+    """
+
+    command: str
+    answer: str
+    origin: Origin
+    dst: str | None = None
+    type: str = "unicast"
+    gateway: str | None = None
+    dev: str | None = None
+    src: str | None = None
+    table: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Host:
     """Everything known about one machine's network stack.
 
@@ -376,6 +416,10 @@ class Host:
     #: the kernel this Host's answers imitate (``kernel.json`` of a bundle, ``--kernel``);
     #: ``None``: :data:`wgexplain.kernel.profile.DEFAULT`
     kernel: "KernelProfile | None" = None
+    #: addresses the poster hid, read as stand-ins (see :class:`Redacted`)
+    redacted: tuple[Redacted, ...] = ()
+    #: ``ip route get`` answers pasted (the kernel's own word, kept as evidence)
+    kernel_answers: tuple[KernelAnswer, ...] = ()
     #: the indexes :meth:`link`, :meth:`link_by_index` and :meth:`addresses_of` answer
     #: from, built on first use (not a field of the data: no init, compare or repr;
     #: ``dataclasses.replace`` makes a copy without them)

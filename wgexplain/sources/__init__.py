@@ -24,7 +24,7 @@ from pathlib import Path
 from wgexplain.errors import DumpError
 from wgexplain.model import AF_INET, Host, Origin
 from wgexplain.sources.assemble import Collector, complete, nft_parser
-from wgexplain.sources.transcript import Block, looks_like_session, split_session
+from wgexplain.sources.transcript import Block, looks_like_session
 
 __all__ = ["load", "load_text", "load_raw", "read_session", "DumpError"]
 
@@ -108,23 +108,21 @@ def read_text(text: str, name: str, *, table_names: dict[str, int] | None = None
         c.table_names.update(table_names or {})
         bundle.read_file(c, base, text, name)
         return c.host()
-    if looks_like_session(text):
-        return read_session(text, name, table_names=table_names)
-    stripped = text.lstrip()
-    if stripped.startswith("{") and '"nftables"' in text[:200] or name.endswith(".nft") \
-            or _looks_like_nft(stripped):
-        c = Collector(name)
-        bundle.read_file(c, "nft-ruleset.json" if stripped.startswith("{") else
-                         "nft-ruleset.nft", text, name)
-        return c.host()
     first = next((i for i, x in enumerate(text.split("\n")) if x.strip()), 0)
     head = text[:4096]
     if "\x00" in head or head.count("\ufffd") > 2:
         raise DumpError(name, first + 1, "a text file (a pasted session, a bundle file or an nft "
                         "ruleset)", got="binary data")
-    raise DumpError(name, first + 1, "a pasted terminal session with command lines like "
-                    "'$ ip route', a bundle directory or file (ip-route.txt, ...), or an nft "
-                    "ruleset", got=text.split("\n")[first].strip() if text.strip() else "nothing")
+    stripped = text.lstrip()
+    if (stripped.startswith("{") and '"nftables"' in text[:200] or name.endswith(".nft")
+            or _looks_like_nft(stripped) and _whole_nft(stripped)) \
+            and not looks_like_session(text):
+        c = Collector(name)
+        bundle.read_file(c, "nft-ruleset.json" if stripped.startswith("{") else
+                         "nft-ruleset.nft", text, name)
+        return c.host()
+    # a paste without prompts: listings found by their shape (sources.paste)
+    return read_session(text, name, table_names=table_names)
 
 
 def _looks_like_nft(text: str) -> bool:
@@ -132,20 +130,21 @@ def _looks_like_nft(text: str) -> bool:
     return head.startswith(("table ", "flush ruleset", "#!/usr/sbin/nft", "#!/sbin/nft"))
 
 
-def read_session(text: str, name: str, *, table_names: dict[str, int] | None = None) -> Host:
-    """Read a pasted terminal session (see :mod:`wgexplain.sources.transcript`)."""
-    c = Collector(name)
-    c.table_names.update(table_names or {})
-    blocks = split_session(text, name)
-    # rt_tables first: rules and routes may use its names
-    for b in blocks:
-        if b.command.kind == "rt_tables":
-            from wgexplain.sources.rtnames import parse_rt_tables
+def _whole_nft(text: str) -> bool:
+    """A bare ruleset file: nothing but nft text (no prose or other listings after it)."""
+    from wgexplain.sources.paste import find_listings
 
-            c.table_names.update(parse_rt_tables(b.text))
-    for b in blocks:
-        read_block(c, b, name)
-    return c.host()
+    found = find_listings(text, "")
+    return len(found.listings) == 1 and not found.skipped and not found.not_read \
+        and found.listings[0].cut is None and not found.stand_ins.found \
+        and not found.listings[0].elided
+
+
+def read_session(text: str, name: str, *, table_names: dict[str, int] | None = None) -> Host:
+    """Read a paste: a terminal session, bare listings, Markdown... (:mod:`.paste_read`)."""
+    from wgexplain.sources.paste_read import read_paste
+
+    return read_paste(text, name, table_names=table_names)
 
 
 def read_block(c: Collector, b: Block, file: str) -> None:

@@ -22,7 +22,8 @@ from typing import Any, Sequence
 
 from wgexplain.errors import DumpError
 from wgexplain.model import (AF_INET, AF_INET6, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, TABLE_NAMES,
-                             Address, Host, Link, Origin, Route, Rule, WgInterface, chain_routes,
+                             Address, Host, KernelAnswer, Link, Origin, Redacted, Route, Rule,
+                             WgInterface, chain_routes,
                              route_tables)
 
 
@@ -62,6 +63,8 @@ class Collector:
         self.table_names: dict[str, int] = {}
         #: the kernel profile a bundle's kernel.json records (None: not recorded)
         self.kernel: Any = None
+        self.redacted: list[Redacted] = []
+        self.kernel_answers: list[KernelAnswer] = []
 
     # -- rules
     def add_rules(self, family: int, rules: list[Rule], origin: Origin) -> None:
@@ -81,7 +84,9 @@ class Collector:
             self.partial_routes.extend(routes)
             for f in fams:
                 self.dumped.add(f"{_fam(f)}-route:partial")
-            self.warnings.append(f"{origin}: a filtered route listing ({partial}): only the "
+                self.dumped.add(f"{_fam(f)}-route")
+            what = "an incomplete" if partial.startswith("lines left out") else "a filtered"
+            self.warnings.append(f"{origin}: {what} route listing ({partial}): only the "
                                  "routes shown are known, not whole tables")
             return
         by_table: dict[tuple[int, int], Sequence[Route]] = {}
@@ -179,7 +184,9 @@ class Collector:
                     table_names=names, sysctls=dict(self.sysctls), ruleset=ruleset,
                     wireguard=tuple(self.wg.values()), dumped=frozenset(self.dumped),
                     warnings=tuple(dict.fromkeys(warnings)), source=self.source,
-                    blocks=tuple(self.blocks), kernel=self.kernel)
+                    blocks=tuple(self.blocks), kernel=self.kernel,
+                    redacted=tuple(self.redacted),
+                    kernel_answers=tuple(self.kernel_answers))
 
     def _ruleset(self) -> Any:
         if not self.nft:
@@ -193,7 +200,10 @@ class Collector:
     def _missing(self, rules: tuple[Rule, ...], routes: Sequence[Route]) -> list[str]:
         out = []
         d = self.dumped
-        if "ip-rule" not in d:
+        if "ip-rule" not in d and "ip-rule:wg-quick-log" in d:
+            out.append("no ip rule in this dump: besides the rules the wg-quick log added, the "
+                       "kernel's default rules are assumed")
+        elif "ip-rule" not in d:
             out.append("no ip rule in this dump: the kernel's default rules are assumed")
         if "ip6-rule" not in d and ("ip6-route" in d or any(a.family == AF_INET6 and
                                                             a.scope == "global" for lst in

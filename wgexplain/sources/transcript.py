@@ -21,7 +21,6 @@ them vanishing silently. ANSI colours (``ip -c``) and ``\\r`` are removed.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -118,10 +117,7 @@ def parse_command(cmdline: str) -> Command | None:
         if rest.split()[:1] not in (["cat"], ["less"], ["more"], ["less", "-R"]):
             piped = rest
         text = text.strip()
-    try:
-        argv = shlex.split(text, comments=True)
-    except ValueError:
-        argv = text.split()
+    argv = split_words(text)
     argv = [a for a in argv if not re.fullmatch(r"\d?>&?\S*|2>/dev/null", a)]  # redirections
     argv = _strip_wrappers(argv)
     if not argv:
@@ -138,11 +134,65 @@ def parse_command(cmdline: str) -> Command | None:
         cmd = _parse_sysctl(argv[1:], cmdline.strip())
     elif prog in ("cat", "grep", "head", "tail", "more", "less"):
         cmd = _parse_cat(prog, argv[1:], cmdline.strip())
+    elif prog in ("route", "netstat") and _net_tools_routes(prog, argv[1:]):
+        cmd = Command("route-n", cmdline.strip(), AF_INET)
+    elif prog in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft") and any(
+            a.startswith("-L") or a.startswith("--list") or a.startswith("-S") or a == "-nvL"
+            or a.startswith("-nL") or a.startswith("-vL") for a in argv[1:]):
+        cmd = Command("iptables" if not any(a.startswith("-S") for a in argv[1:])
+                      else "iptables-save", cmdline.strip())
+    elif prog in ("iptables-save", "ip6tables-save", "iptables-legacy-save", "iptables-nft-save"):
+        cmd = Command("iptables-save", cmdline.strip())
+    elif prog == "ifconfig":
+        cmd = Command("ifconfig", cmdline.strip())
+    elif prog == "wg-quick" and argv[1:2] == ["up"]:
+        cmd = Command("wg-quick", cmdline.strip(), args=tuple(argv[2:3]))
     if cmd is None:
         return None
     if piped:
         return replace(cmd, piped=piped)
     return cmd
+
+
+_WORD = re.compile(r"""(?:[^\s'"\\]++|'[^']*+'?|"(?:[^"\\]|\\.)*+"?|\\.?)++""", re.S)
+_PIECE = re.compile(r"""[^\s'"\\]++|'([^']*+)'?|"((?:[^"\\]|\\.)*+)"?|\\(.?)""", re.S)
+
+
+def split_words(text: str) -> list[str]:
+    """A command line's words as the shell splits them (quotes, backslashes, ``#`` comments).
+
+    Linear in the length of the line (``shlex`` is quadratic on a long word):
+    unbalanced quotes run to the end of the line instead of failing.
+    """
+    out: list[str] = []
+    for m in _WORD.finditer(text):
+        w = m.group(0)
+        if w.startswith("#"):
+            break
+        if "'" not in w and '"' not in w and "\\" not in w:
+            out.append(w)
+            continue
+        parts: list[str] = []
+        for p in _PIECE.finditer(w):
+            if p.group(1) is not None:
+                parts.append(p.group(1))
+            elif p.group(2) is not None:
+                parts.append(re.sub(r"\\(.)", r"\1", p.group(2)))
+            elif p.group(3) is not None:
+                parts.append(p.group(3))
+            else:
+                parts.append(p.group(0))
+        out.append("".join(parts))
+    return out
+
+
+def _net_tools_routes(prog: str, argv: list[str]) -> bool:
+    """``route -n`` / ``route`` / ``netstat -rn``: the IPv4 main table (``/proc/net/route``)."""
+    if any(a in ("-6", "-A") or a.startswith("--inet6") for a in argv):
+        return False
+    if prog == "netstat":
+        return any(a.startswith("-") and "r" in a and not a.startswith("--") for a in argv)
+    return all(a.startswith("-") for a in argv) and not any(a in ("add", "del") for a in argv)
 
 
 def _parse_ip(argv: list[str], text: str) -> Command | None:
@@ -200,6 +250,8 @@ def _parse_ip(argv: list[str], text: str) -> Command | None:
         return Command("ip-rule", text, family or AF_INET, json, details, brief,
                        args=tuple(rest[1:]))
     if obj == "route":
+        if sub is not None and matches(sub, "get") and len(sub) >= 1 and sub == "get"[:len(sub)]:
+            return Command("ip-route-get", text, family, json, args=tuple(rest[1:]))
         if sub is not None:
             for w in ("add", "change", "replace", "prepend", "append", "test", "delete"):
                 if matches(sub, w) or sub == "chg":

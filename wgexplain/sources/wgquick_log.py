@@ -1,0 +1,192 @@
+"""Read ``wg-quick up``'s log (``[#] ip rule add ...``) as the state it installed.
+
+wg-quick (wireguard-tools src/wg-quick/linux.bash) prints every command it
+runs after ``[#] ``. Those that change routing state are read as what they
+install, on top of a machine that is otherwise unknown:
+
+- ``ip [-4|-6] rule add SELECTORS [table T|lookup T] [pref N]``: a rule; the
+  preference, when not given, the kernel's ``fib_default_rule_pref()``
+  (net/core/fib_rules.c): one less than the second rule's. The kernel's
+  default rules are included, marked derived ("assumed"): the log does not
+  show the rules that were there before.
+- ``ip [-4|-6] route add ROUTE``: a route (scope link without a gateway, as
+  ``iproute_modify()`` in ip/iproute.c chooses), in its table;
+- ``ip [-4|-6] address add A dev D``, ``ip link add D type wireguard``,
+  ``ip link set [mtu N] up dev D``: addresses and links;
+- ``wg set D fwmark M``: the device's fwmark; ``sysctl -q K=V``: a sysctl.
+
+``nft -f``/``iptables-restore`` read their rules from a pipe the log does not
+show; ``resolvconf``, ``wg setconf`` and the like do not route: they are named
+in a warning as not read.
+"""
+
+from __future__ import annotations
+
+
+from wgexplain.model import AF_INET, AF_INET6, Link, Origin, Rule, WgInterface
+from wgexplain.sources import iproute_route, rtnames
+from wgexplain.sources.assemble import Collector
+from wgexplain.sources.paste import Listing
+from wgexplain.sources.transcript import split_words
+
+_DEFAULTS = {AF_INET: ((0, 255), (32766, 254), (32767, 253)), AF_INET6: ((0, 255), (32766, 254))}
+
+
+def _family(argv: list[str]) -> tuple[int | None, list[str]]:
+    fam = None
+    while argv and argv[0].startswith("-"):
+        if argv[0] == "-4":
+            fam = AF_INET
+        elif argv[0] == "-6":
+            fam = AF_INET6
+        argv = argv[1:]
+    return fam, argv
+
+
+def read_wgquick_log(c: Collector, lst: Listing, name: str) -> int:
+    """Read a ``wg-quick up`` log into ``c``; returns 1 when something was read."""
+    from wgexplain.sources import iproute_rule
+
+    rules: dict[int, list[Rule]] = {}
+    read = 0
+    skipped: list[str] = []
+    links: dict[str, Link] = {}
+    wg: dict[str, WgInterface] = {}
+    for i in sorted(lst.lines):
+        s = lst.lines[i].strip()
+        if not s.startswith("[#]"):
+            continue
+        argv = split_words(s[3:].strip())
+        if not argv:
+            continue
+        line = i + 1
+        origin = Origin(name, line)
+        prog = argv[0].rsplit("/", 1)[-1]
+        if prog == "ip":
+            fam, rest = _family(argv[1:])
+            if len(rest) >= 2 and "rule".startswith(rest[0]) and rest[1] == "add":
+                fam = fam or AF_INET
+                have = rules.setdefault(fam, [Rule(fam, p, table=t, origin=Origin(
+                    name, 0, derived=True, why="a kernel default rule, assumed (not in the "
+                    "wg-quick log)"))
+                    for p, t in _DEFAULTS[fam]])
+                text = _rule_text(rest[2:], have)
+                r = iproute_rule.parse_rules_text(text, name, line, fam,
+                                                  table_names=c.table_names or None,
+                                                  warnings=c.warnings)[0]
+                have.append(r)
+                have.sort(key=lambda x: x.pref)
+                read += 1
+                continue
+            if len(rest) >= 2 and "route".startswith(rest[0]) and rest[1] in ("add", "replace"):
+                words = rest[2:]
+                if "via" not in words and "scope" not in words and words[:1] not in (
+                        ["blackhole"], ["unreachable"], ["prohibit"], ["throw"], ["local"]):
+                    words = words + ["scope", "link"]
+                routes = iproute_route.parse_routes_text(" ".join(words), name, line, fam, None,
+                                                         table_names=c.table_names or None,
+                                                         warnings=c.warnings)
+                for rt in routes:
+                    c.partial_routes.append(rt)
+                    c.dumped.add(f"{'ip' if rt.family == AF_INET else 'ip6'}-route:wg-quick-log")
+                read += 1
+                continue
+            if len(rest) >= 2 and "address".startswith(rest[0]) and rest[1] == "add" and \
+                    "dev" in rest:
+                from wgexplain.sources.iproute_addr import parse_addr_text
+
+                dev = rest[rest.index("dev") + 1] if rest.index("dev") + 1 < len(rest) else ""
+                addr = rest[2]
+                v6 = ":" in addr
+                _, addrs = parse_addr_text(f"1: {dev}: <UP>\n    {'inet6' if v6 else 'inet'} "
+                                           f"{addr} scope global {dev}", name, line - 1)
+                for a in addrs:
+                    c.addresses.setdefault(dev, []).append(a)
+                c.dumped.add("ip-addr:wg-quick-log")
+                read += 1
+                continue
+            if len(rest) >= 2 and "link".startswith(rest[0]) and rest[1] in ("add", "set"):
+                dev = rest[2] if rest[1] == "add" else (rest[rest.index("dev") + 1]
+                                                         if "dev" in rest[:-1] else "")
+                if not dev:
+                    continue
+                lk = links.get(dev) or Link(1000 + len(links), dev, frozenset({"POINTOPOINT",
+                                                                               "NOARP"}),
+                                            kind="wireguard" if "wireguard" in rest else None,
+                                            link_type="none", origin=origin)
+                if "up" in rest:
+                    lk = Link(lk.index, dev, lk.flags | {"UP", "LOWER_UP"}, lk.mtu, "UNKNOWN",
+                              lk.link_type, None, lk.kind, origin=lk.origin)
+                if "mtu" in rest[:-1]:
+                    mtu = rest[rest.index("mtu") + 1]
+                    if mtu.isascii() and mtu.isdigit():
+                        lk = Link(lk.index, dev, lk.flags, int(mtu), lk.state, lk.link_type,
+                                  None, lk.kind, origin=lk.origin)
+                links[dev] = lk
+                read += 1
+                continue
+        if prog == "wg" and len(argv) >= 4 and argv[1] == "set" and "fwmark" in argv[:-1]:
+            dev = argv[2]
+            mark = rtnames.parse_int(argv[argv.index("fwmark") + 1]) or 0
+            wg[dev] = WgInterface(dev, fwmark=mark, inferred=True, origin=origin)
+            read += 1
+            continue
+        if prog == "sysctl":
+            for word in argv[1:]:
+                if "=" in word and not word.startswith("-"):
+                    k, _, v = word.partition("=")
+                    c.sysctls[k.replace("/", ".")] = v
+                    read += 1
+            continue
+        skipped.append(f"{s[3:].strip()} (line {line})")
+    for fam, lst_rules in rules.items():
+        c.rules[fam] = (lst_rules, Origin(name, lst.start + 1))
+        c.dumped.add(f"{'ip' if fam == AF_INET else 'ip6'}-rule:wg-quick-log")
+    index = {lk.index for lk in c.links.values()}
+    for lk in links.values():
+        if any(x.name == lk.name for x in c.links.values()):
+            continue
+        while lk.index in index:
+            lk = Link(lk.index + 1, lk.name, lk.flags, lk.mtu, lk.state, lk.link_type, None,
+                      lk.kind, origin=lk.origin)
+        index.add(lk.index)
+        c.links[lk.index] = lk
+    for w in wg.values():
+        c.wg.setdefault(w.name, w)
+    if read:
+        c.dumped.add("wg-quick-log")
+        c.warnings.append(f"{name}:{lst.start + 1}: a 'wg-quick up' log was read as what it "
+                          "installed; what the machine had before it is not in the paste")
+    if skipped:
+        c.warnings.append("not read from the wg-quick log: " + "; ".join(skipped[:8])
+                          + (f"; ... ({len(skipped) - 8} more)" if len(skipped) > 8 else "")
+                          + " (their input is not in the log)")
+    return 1 if read else 0
+
+
+def _rule_text(args: list[str], have: list[Rule]) -> str:
+    """``ip rule add`` arguments -> the line ``ip rule`` would print (pref first)."""
+    pref = None
+    words: list[str] = []
+    k = 0
+    while k < len(args):
+        a = args[k]
+        if a in ("pref", "priority", "order", "preference") and k + 1 < len(args):
+            pref = args[k + 1]
+            k += 2
+            continue
+        if a == "table":
+            a = "lookup"
+        words.append(a)
+        k += 1
+    if pref is None:
+        # fib_default_rule_pref(): the second rule's preference minus one
+        ordered = sorted(have, key=lambda r: r.pref)
+        p = ordered[1].pref - 1 if len(ordered) > 1 and ordered[1].pref else 0
+        pref = str(p)
+    if "from" not in words:
+        at = 1 if words[:1] == ["not"] else 0
+        words[at:at] = ["from", "all"]
+    return f"{pref}:\t" + " ".join(words)
+
+
