@@ -377,9 +377,9 @@ def find_listings(text: str, file: str) -> Pasted:
                 continue
         nxt = shape[i + 1] if i + 1 < n and not bound[i + 1] else None
         if cur is not None:
-            j = _take(cur, shape, bound, i, file, take_line, nft_stack)
-            if j is not None:
-                i = j
+            took = _take(cur, shape, bound, i, file, take_line, nft_stack)
+            if took is not None:
+                i = took
                 continue
         kind: str | None = shapes.start_kind(s, nxt)
         if kind == "json":
@@ -388,9 +388,9 @@ def find_listings(text: str, file: str) -> Pasted:
             cur = open_(_bare_command(kind, None), kind, 0, False, i)
             if cur.kind == "nft":
                 nft_stack.clear()
-            j = _take(cur, shape, bound, i, file, take_line, nft_stack)
-            if j is not None and j > i:
-                i = j
+            took = _take(cur, shape, bound, i, file, take_line, nft_stack)
+            if took is not None and took > i:
+                i = took
                 continue
             close()
         if cur is not None and not cur.given:
