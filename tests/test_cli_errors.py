@@ -5,11 +5,11 @@ tried (seed = examples/mullvad/session-en.txt) and what happened before the fix:
 
 | input | before | now |
 |---|---|---|
-| rule typo `3276x:` mid-paste | file:line:col, exit 2 | same |
-| rule typo on the last line (stdin) | line dropped silently, exit 0 | `<stdin>:3:1`, exit 2 |
-| route line cut short (`defau`) | dropped, "no output" warning only in `show` | file:line, exit 2 |
-| `ip a` cut: `link/ether f0:20`, `inet6 fe80::9f`, `... dyna`, `valid_lft forever prefer` | read silently | file:line:col, exit 2 |
-| nft typo deep in a session | file:line:col (line of the user's file) | same |
+| rule typo `3276x:` mid-paste | file:line:col, exit 2 | issue 9: the line is skipped and named in one warning (file: line N skipped, unreadable (...)) |
+| rule typo on the last line (stdin) | line dropped silently, exit 0 | named in the warning; a paste of only damaged lines: `<stdin>:N`, exit 2 |
+| route line cut short (`defau`) | dropped, "no output" warning only in `show` | named in the warning |
+| `ip a` cut: `link/ether f0:20`, `inet6 fe80::9f`, `... dyna`, `valid_lft forever prefer` | read silently | named in the warning |
+| nft typo deep in a session | file:line:col (line of the user's file) | the rule is skipped and named |
 | unknown table name (`lookup nosuchtable`) | file:line:col, exit 2 | read as a table of its own, with a warning (issue 9) |
 | `ip -j` missing `]` (bundle / before next prompt) | line after the end / `got ''` | last line, "cut short" |
 | bundle text and JSON disagree | file:line, exit 2 | same |
@@ -142,9 +142,9 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, st
 COMMANDS = [("route", ["1.1.1.1"]), ("route", ["1.1.1.1", "--json"]), ("trace", ["1.1.1.1"]),
             ("trace", ["1.1.1.1", "--json"]), ("show", []), ("show", ["--json"]), ("check", []),
             ("verify", []), ("route", ["--batch", "-"])]
-CASES = ["rule typo", "nft typo deep in a session", "ip -j missing bracket",
+CASES = ["ip -j missing bracket",
          "text and json disagree", "binary garbage", "empty file", "empty directory",
-         "directory without known files", "nonexistent path", "paste cut inside ip addr"]
+         "directory without known files", "nonexistent path"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -173,10 +173,33 @@ def test_an_unknown_table_name_is_read_with_a_warning(
     assert any(w.startswith(f"{file}:{line}: table name 'nosuchtable'") for w in warnings)
 
 
+#: a damaged line in a paste with other usable lines: read, the line named (issue 9)
+DAMAGED = {"rule typo": "'3276x:'", "nft typo deep in a session": "'acept'",
+           "paste cut inside ip addr": "'f0:20'"}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+@pytest.mark.parametrize("command,extra", COMMANDS, ids=[" ".join([c, *e]) for c, e in COMMANDS])
+def test_a_damaged_line_in_a_paste_costs_that_line_only(
+        broken: dict[str, tuple[Path, str, int]], case: str, command: str,
+        extra: list[str]) -> None:
+    path, file, line = broken[case]
+    if command == "verify" and case == "paste cut inside ip addr":
+        pytest.skip("verify builds the machine in a lab: without the cut device's address "
+                    "the kernel refuses its gateway routes (a lab limit, not a reading one)")
+    r = run(command, path, *extra, input="1.1.1.1\n")
+    assert r.exit_code in (0, 3), (r.exit_code, r.output)
+    assert "Traceback" not in r.output
+    if command == "show" and extra == ["--json"]:
+        warnings = json.loads(r.stdout)["warnings"]
+        (w,) = [w for w in warnings if "unreadable" in w]
+        assert w.startswith(f"{file}: line {line} skipped, unreadable ({line}: expected ")
+        assert DAMAGED[case] in w
+
+
 def test_redact_refuses_a_damaged_session_and_writes_nothing(
         broken: dict[str, tuple[Path, str, int]], tmp_path: Path) -> None:
-    for case in ("rule typo", "nft typo deep in a session", "paste cut inside ip addr",
-                 "binary garbage", "empty file", "nonexistent path"):
+    for case in ("binary garbage", "empty file", "nonexistent path"):
         path, file, line = broken[case]
         out = tmp_path / f"{case}.txt"
         m = refused(run("redact", path, "-o", out))
@@ -202,11 +225,20 @@ def test_redact_still_takes_plain_text_with_a_note() -> None:
 # damaged pastes that used to be read in part, silently
 # --------------------------------------------------------------------------
 
+def skipped_line(r: Result) -> str:
+    """The one warning of a ``show --json`` run that names unreadable lines."""
+    assert r.exit_code == 0, r.output
+    (w,) = [w for w in json.loads(r.stdout)["warnings"] if "unreadable" in w]
+    return w
+
+
 def test_rule_typo_on_the_last_line_of_stdin_is_not_dropped() -> None:
     paste = "$ ip rule\n0:\tfrom all lookup local\n3276x:\tfrom all lookup main\n"
-    m = refused(run("route", "-", "1.1.1.1", input=paste))
-    assert (m.group("file"), m.group("line")) == ("<stdin>", "3")
-    assert "'3276x:'" in refused(run("show", "-", input=paste)).group(0)
+    w = skipped_line(run("show", "-", "--json", input=paste))
+    assert w.startswith("<stdin>: line 3 skipped, unreadable") and "'3276x:'" in w
+    # only damaged lines: nothing usable, refused with the damage named
+    m = refused(run("route", "-", "1.1.1.1", input="$ ip rule\n3276x:\tfrom all lookup main\n"))
+    assert (m.group("file"), m.group("line")) == ("<stdin>", "2")
 
 
 @pytest.mark.parametrize("paste", [
@@ -221,9 +253,8 @@ def test_prose_after_output_is_still_prose(paste: str) -> None:
 
 def test_route_output_cut_short_is_named() -> None:
     cut = SEED[:SEED.index("default dev wg-mullvad") + len("defau")]
-    m = refused(run("show", "-", input=cut))
-    assert int(m.group("line")) == line_of("default dev wg-mullvad")
-    assert "'defau'" in m.group(0)
+    w = skipped_line(run("show", "-", "--json", input=cut))
+    assert f"line {line_of('default dev wg-mullvad')} skipped" in w and "'defau'" in w
 
 
 @pytest.mark.parametrize("marker,keep,why", [
@@ -237,14 +268,18 @@ def test_route_output_cut_short_is_named() -> None:
 def test_ip_addr_cut_short_is_named(marker: str, keep: int, why: str) -> None:
     start = SEED.index(marker, SEED.index("$ ip -c a s"))
     cut = SEED[:start + keep]
-    m = refused(run("show", "-", input=cut))
-    assert int(m.group("line")) == SEED[:start].count("\n") + 1, why
+    w = skipped_line(run("show", "-", "--json", input=cut))
+    assert f"line {SEED[:start].count(chr(10)) + 1} skipped" in w, why
 
 
 def test_json_cut_short_before_the_next_prompt_says_so(tmp_path: Path) -> None:
     p = tmp_path / "s.txt"
     p.write_text('$ ip -j rule\n[{"priority":0,"src":"all","table":"local"}\n'
                  "$ ip route\ndefault via 192.168.1.1 dev eth0\n")
+    # the routes are read; the cut JSON is named (issue 9: refuse only when nothing is usable)
+    w = skipped_line(run("show", p, "--json"))
+    assert w.startswith(f"{p}: line 2 skipped, unreadable") and "cut short" in w
+    p.write_text('$ ip -j rule\n[{"priority":0,"src":"all","table":"local"}\n')
     m = refused(run("route", p, "1.1.1.1"))
     assert (m.group("file"), m.group("line")) == (str(p), "2")
     assert "cut short" in m.group(0)

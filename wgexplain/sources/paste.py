@@ -72,6 +72,7 @@ class Listing:
     lines: dict[int, str] = field(default_factory=dict)  # 0-based index -> text read
     elided: list[int] = field(default_factory=list)
     cut: tuple[str, int] | None = None  # nft: (chain or table, 1-based line) it ends inside
+    bad: DumpError | None = None  # JSON that does not parse: the listing is not read
     depth: int = 0
     last: int = -1  # last output line
 
@@ -336,7 +337,7 @@ def find_listings(text: str, file: str) -> Pasted:
                 notes.append(i)
         if shape[i] is not lines[i] and c.kind in (
                 "ip-rule", "ip-route", "ip-addr", "route-get", "wg", "wg-dump", "nft",
-                "json") and not s.lstrip().startswith(("link/", "#")):
+                "json", "wg-quick", "route-n") and not s.lstrip().startswith(("link/", "#")):
             v6 = c.command.family == AF_INET6 or "::" in s or "inet6" in s
             s = stand.replace(s, i, v6=v6, dst_first=c.kind in ("ip-route", "route-get"))
         c.lines[i] = s
@@ -457,21 +458,30 @@ def _take(c: Listing, lines: list[str], bound: list[bool], i: int, file: str,
                 break
         st = s.lstrip()
         if st[:1] not in ("[", "{"):
-            if c.given:
-                raise DumpError(file, 1 + i, "JSON output ('[' or '{') after a -j command",
-                                got=s.strip())
+            # not JSON (an error message, '| jq' complaining): prose, named as skipped
             return None
         body = "\n".join(lines[i:stop])
         try:
             value, end = _json.JSONDecoder().raw_decode(body, len(body) - len(body.lstrip()))
-        except _json.JSONDecodeError as e:
-            got = body[e.pos:e.pos + 40].split("\n", 1)[0]
-            if not body[e.pos:].strip():
-                got = "the end of the command's output (the JSON is cut short)"
-            raise DumpError(file, 1 + i + body.count("\n", 0, e.pos), f"valid JSON ({e.msg})",
-                            got=got) from None
-        except RecursionError:
-            raise DumpError(file, 1 + i, "JSON nested less deeply", got=s.strip()[:40]) from None
+        except (_json.JSONDecodeError, RecursionError) as e:
+            if isinstance(e, RecursionError):
+                err = DumpError(file, 1 + i, "JSON nested less deeply", got=s.strip()[:40])
+            else:
+                got = body[e.pos:e.pos + 40].split("\n", 1)[0]
+                at = 1 + i + body.count("\n", 0, e.pos)
+                if not body[e.pos:].strip():
+                    got = "the end of the command's output (the JSON is cut short)"
+                    at = 1 + i + body.rstrip().count("\n")  # its last line
+                err = DumpError(file, at, f"valid JSON ({e.msg})", got=got)
+            if not c.given:
+                return None
+            # the listing is not read (named in a warning); it runs to a blank line
+            c.bad = err
+            k = i
+            while k < stop and lines[k].strip():
+                c.lines[k] = lines[k]
+                k += 1
+            return k
         last = i + body.count("\n", 0, end)
         if not c.given:
             jcmd = _json_command(value)

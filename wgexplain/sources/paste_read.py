@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Callable
 
 from wgexplain.errors import DumpError
 from wgexplain.model import (AF_INET, AF_INET6, Host, KernelAnswer, Origin, Redacted,
@@ -55,6 +56,8 @@ def read_paste(text: str, name: str, *, table_names: dict[str, int] | None = Non
             c.table_names.update(rtnames.parse_rt_tables(lst.block().text))
     _name_unknown_tables(c, found, name)
     answers: list[KernelAnswer] = []
+    unreadable: list[tuple[int, str]] = []
+    errors: list[DumpError] = []
     read = 0
     for lst in found.listings:
         kind = lst.command.kind
@@ -80,17 +83,35 @@ def read_paste(text: str, name: str, *, table_names: dict[str, int] | None = Non
             continue
         if not lst.lines and not lst.given:
             continue
+        if lst.bad is not None:
+            errors.append(lst.bad)
+            e = lst.bad
+            unreadable.append((e.line, f"expected {e.expected}"
+                               + (f", got {e.got!r}" if e.got is not None else "")
+                               + f": '{lst.command.text}' was not read"))
+            continue
         if lst.given:
             if not lst.lines:
                 read_block(c, lst.block(), name)  # "has no output in the paste"
                 continue
-            _read_given(c, lst, name)
+            ok = _recovering(c, lst, name, _read_given, unreadable, errors)
         else:
-            _read_bare(c, lst, name)
-        read += 1
+            ok = _recovering(c, lst, name, _read_bare, unreadable, errors)
+        read += ok
     c.kernel_answers.extend(answers)
     _warn(c, found, name)
+    if unreadable:
+        unreadable.sort()
+        shown = "; ".join(f"{line}: {why}" for line, why in unreadable[:6])
+        more = f"; ... ({len(unreadable) - 6} more)" if len(unreadable) > 6 else ""
+        c.warnings.append(f"{name}: {at_lines([ln - 1 for ln, _ in unreadable])} skipped, "
+                          f"unreadable ({shown}{more})")
     if not read and not c.dumped:
+        if errors:  # only damaged listings: the first damage is the reason
+            e = errors[0]
+            raise DumpError(e.file, e.line, f"{e.expected} (nothing else in the paste could be "
+                            f"read; paste what these print: {WHAT_TO_PASTE})", got=e.got,
+                            column=e.column)
         lines = text.split("\n")
         first = next((i for i, x in enumerate(lines) if x.strip()), 0)
         head = text[:4096]
@@ -102,6 +123,50 @@ def read_paste(text: str, name: str, *, table_names: dict[str, int] | None = Non
                         f"{WHAT_TO_PASTE}",
                         got=lines[first].strip() if text.strip() else "nothing")
     return c.host()
+
+
+#: lines one listing may lose before the whole paste is refused
+_MAX_UNREADABLE = 50
+
+
+def _recovering(c: Collector, lst: Listing, name: str,
+                read: Callable[[Collector, Listing, str], None],
+                unreadable: list[tuple[int, str]], errors: list[DumpError]) -> bool:
+    """Read a listing; a line its reader refuses is left out (and named), then read again.
+
+    A damaged line in a paste (a typo, a line cut short, a placeholder we do
+    not know) costs that line, not the paste. A link header of ``ip addr``
+    takes its indented lines with it (they would land on the device before).
+    JSON is read as a whole: its errors still refuse. Returns False when no line
+    of the listing could be read (its first error is then in ``errors``).
+    """
+    for _ in range(_MAX_UNREADABLE + 1):
+        nb, nw, nn, dumped = len(c.blocks), len(c.warnings), len(c.nft), set(c.dumped)
+        try:
+            read(c, lst, name)
+            return True
+        except DumpError as e:
+            del c.blocks[nb:]
+            del c.warnings[nw:]
+            del c.nft[nn:]
+            c.dumped = dumped
+            idx = e.line - 1
+            if (e.file != name or lst.command.json or idx not in lst.lines
+                    or not lst.lines[idx].strip() or len(unreadable) >= _MAX_UNREADABLE):
+                raise
+            errors.append(e)
+            why = f"expected {e.expected}" + (f", got {e.got!r}" if e.got is not None else "")
+            unreadable.append((e.line, why if len(why) <= 160 else why[:157] + "..."))
+            line = lst.lines[idx]
+            lst.lines[idx] = ""
+            if lst.kind == "ip-addr" and line[:1] not in (" ", "\t"):
+                k = idx + 1
+                while k in lst.lines and lst.lines[k][:1] in (" ", "\t"):
+                    lst.lines[k] = ""
+                    k += 1
+            if not any(x.strip() for x in lst.lines.values()):
+                return False
+    raise DumpError(name, lst.start + 1, "a listing with fewer unreadable lines")
 
 
 def _read_given(c: Collector, lst: Listing, name: str) -> None:

@@ -44,6 +44,32 @@ _WORD = re.compile(r"(?<![\w\-])(\[(?:REDACTED|redacted|Redacted|hidden|HIDDEN|r
                    r"(?::(\d+|[xX]+))?(?![\w])")
 
 
+# a word where an address belongs: "via <server ip>", "via masked_server_ip", "from MY_IP"
+_CTX_TOK = (r"(<[^<>\n]{1,40}>|\[[^\[\]\n]{1,40}\]|[A-Za-z_][\w.\-]*)(/\d{1,3})?"
+            r"(?::(\d+))?(?![\w])")
+_CTX = re.compile(r"\b(?:via|src|from|to|peer|brd|inet|inet6|saddr|daddr|endpoint:)\s+(?="
+                  + _CTX_TOK + ")")
+_CTX_ONE = re.compile(_CTX_TOK)
+_NOT_PLACEHOLDER = frozenset({"all", "default", "any", "inet", "inet6", "dev", "lookup", "table",
+                              "fwmark", "iif", "oif", "not", "unicast", "local", "scope", "proto",
+                              "metric", "link", "host", "global", "ip", "ip6", "tcp", "udp",
+                              "th", "meta", "ct", "fib", "saddr", "daddr", "nexthop", "mark",
+                              "uidrange", "ipproto", "sport", "dport", "tos", "pref", "priority",
+                              "type", "set", "map", "vmap", "counter", "accept", "drop"})
+
+
+def _ctx_placeholder(word: str) -> bool:
+    if word.lower() in _NOT_PLACEHOLDER or word.startswith("@") or word.startswith("$"):
+        return False
+    if word.startswith("<") or word.startswith("["):
+        return not re.fullmatch(r"<[A-Z0-9_,\-]*>", word) and ":" not in word.strip("[]") and \
+            not re.fullmatch(r"\[[\d.]+\]", word)
+    low = word.lower()
+    return any(k in low for k in ("ip", "addr", "server", "mask", "redact", "hidden", "your",
+                                  "public", "remote", "peer", "endpoint", "xxx", "removed",
+                                  "gateway", "gw"))
+
+
 def is_stand_in(value: Any) -> bool:
     """True when an address/network/interface read from a paste is a hidden one's stand-in."""
     try:
@@ -199,7 +225,7 @@ class StandIns:
             if plen is not None and plen > 128:
                 return None
             return self._v6(plen, is_dst)
-        m = _WORD.fullmatch(text)
+        m = _WORD.fullmatch(text) if kind == "word" else _CTX_ONE.fullmatch(text)
         assert m is not None
         plen = int(m.group(2)[1:]) if m.group(2) else None
         if m.group(3) is not None:
@@ -216,25 +242,33 @@ class StandIns:
 
 _ROUTE_TYPES = frozenset({"unicast", "local", "broadcast", "anycast", "multicast", "blackhole",
                           "unreachable", "prohibit", "throw", "nat", "xresolve"})
-_MAYBE = re.compile(r"[xX]|\*\*\*|[Rr]edacted|REDACTED|hidden|HIDDEN|removed|REMOVED|<ip>|"
-                    r"\[ip\]|<IP>|public|\b[a-dA-D]\.[a-dA-D]\.|\.XY|\.xy|\?\?|\.[nN]+\b|"
-                    r"<[a-z -]*ip>|<endpoint>")
-
 
 _CHEAP = re.compile(r"[xX*<\[?]")
 
 
 def _maybe(line: str) -> bool:
+    """A cheap first look: could ``line`` hold a placeholder at all?"""
     return (_CHEAP.search(line) is not None or "edact" in line or "EDACT" in line
             or "idden" in line or "IDDEN" in line or "emoved" in line or "EMOVED" in line
-            or "a.b.c.d" in line or "A.B.C.D" in line) and _MAYBE.search(line) is not None
+            or "a.b.c.d" in line or "A.B.C.D" in line or "n.n.n" in line or "ip" in line
+            or "IP" in line or "Ip" in line or "erver" in line or "ERVER" in line
+            or "mask" in line or "MASK" in line or "our" in line or "OUR" in line
+            or "ublic" in line or "UBLIC" in line or "gw" in line or "GW" in line
+            or "ateway" in line or "ATEWAY" in line or "ddr" in line or "DDR" in line)
 
 
 def _all(line: str) -> list[tuple[int, int, str]]:
     """Placeholder spans (start, end, kind), left to right, not overlapping."""
     spans: list[tuple[int, int, str]] = []
-    for rx, kind in ((_V4, "v4"), (_V6, "v6"), (_WORD, "word")):
+    for rx, kind in ((_V4, "v4"), (_V6, "v6"), (_WORD, "word"), (_CTX, "ctx")):
         for m in rx.finditer(line):
+            if kind == "ctx":
+                if not _ctx_placeholder(m.group(1)):
+                    continue
+                one = _CTX_ONE.match(line, m.end())
+                if one is None:
+                    continue
+                m = one
             s, e = m.span()
             if any(s < e2 and s2 < e for s2, e2, _k in spans):
                 continue

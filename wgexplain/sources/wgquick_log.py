@@ -23,6 +23,7 @@ in a warning as not read.
 from __future__ import annotations
 
 
+from wgexplain.errors import DumpError
 from wgexplain.model import AF_INET, AF_INET6, Link, Origin, Rule, WgInterface
 from wgexplain.sources import iproute_route, rtnames
 from wgexplain.sources.assemble import Collector
@@ -45,8 +46,6 @@ def _family(argv: list[str]) -> tuple[int | None, list[str]]:
 
 def read_wgquick_log(c: Collector, lst: Listing, name: str) -> int:
     """Read a ``wg-quick up`` log into ``c``; returns 1 when something was read."""
-    from wgexplain.sources import iproute_rule
-
     rules: dict[int, list[Rule]] = {}
     read = 0
     skipped: list[str] = []
@@ -54,91 +53,121 @@ def read_wgquick_log(c: Collector, lst: Listing, name: str) -> int:
     wg: dict[str, WgInterface] = {}
     for i in sorted(lst.lines):
         s = lst.lines[i].strip()
-        if not s.startswith("[#]"):
+        if "[#]" not in s:
             continue
+        s = s[s.index("[#]"):]  # after a journal's "date host wg-quick[pid]: "
         argv = split_words(s[3:].strip())
         if not argv:
             continue
         line = i + 1
-        origin = Origin(name, line)
-        prog = argv[0].rsplit("/", 1)[-1]
-        if prog == "ip":
-            fam, rest = _family(argv[1:])
-            if len(rest) >= 2 and "rule".startswith(rest[0]) and rest[1] == "add":
-                fam = fam or AF_INET
-                have = rules.setdefault(fam, [Rule(fam, p, table=t, origin=Origin(
-                    name, 0, derived=True, why="a kernel default rule, assumed (not in the "
-                    "wg-quick log)"))
-                    for p, t in _DEFAULTS[fam]])
-                text = _rule_text(rest[2:], have)
-                r = iproute_rule.parse_rules_text(text, name, line, fam,
-                                                  table_names=c.table_names or None,
-                                                  warnings=c.warnings)[0]
-                have.append(r)
-                have.sort(key=lambda x: x.pref)
-                read += 1
-                continue
-            if len(rest) >= 2 and "route".startswith(rest[0]) and rest[1] in ("add", "replace"):
-                words = rest[2:]
-                if "via" not in words and "scope" not in words and words[:1] not in (
-                        ["blackhole"], ["unreachable"], ["prohibit"], ["throw"], ["local"]):
-                    words = words + ["scope", "link"]
-                routes = iproute_route.parse_routes_text(" ".join(words), name, line, fam, None,
-                                                         table_names=c.table_names or None,
-                                                         warnings=c.warnings)
-                for rt in routes:
-                    c.partial_routes.append(rt)
-                    c.dumped.add(f"{'ip' if rt.family == AF_INET else 'ip6'}-route:wg-quick-log")
-                read += 1
-                continue
-            if len(rest) >= 2 and "address".startswith(rest[0]) and rest[1] == "add" and \
-                    "dev" in rest:
-                from wgexplain.sources.iproute_addr import parse_addr_text
+        try:
+            read += _one(c, argv, name, line, rules, links, wg)
+        except DumpError as e:
+            skipped.append(f"{s[3:].strip()} (line {line}: expected {e.expected}"
+                           + (f", got {e.got!r})" if e.got is not None else ")"))
+            continue
+        if not _handled(argv):
+            skipped.append(f"{s[3:].strip()} (line {line})")
+    return _finish(c, lst, name, read, skipped, rules, links, wg)
 
-                dev = rest[rest.index("dev") + 1] if rest.index("dev") + 1 < len(rest) else ""
-                addr = rest[2]
-                v6 = ":" in addr
-                _, addrs = parse_addr_text(f"1: {dev}: <UP>\n    {'inet6' if v6 else 'inet'} "
-                                           f"{addr} scope global {dev}", name, line - 1)
-                for a in addrs:
-                    c.addresses.setdefault(dev, []).append(a)
-                c.dumped.add("ip-addr:wg-quick-log")
-                read += 1
-                continue
-            if len(rest) >= 2 and "link".startswith(rest[0]) and rest[1] in ("add", "set"):
-                dev = rest[2] if rest[1] == "add" else (rest[rest.index("dev") + 1]
-                                                         if "dev" in rest[:-1] else "")
-                if not dev:
-                    continue
-                lk = links.get(dev) or Link(1000 + len(links), dev, frozenset({"POINTOPOINT",
-                                                                               "NOARP"}),
-                                            kind="wireguard" if "wireguard" in rest else None,
-                                            link_type="none", origin=origin)
-                if "up" in rest:
-                    lk = Link(lk.index, dev, lk.flags | {"UP", "LOWER_UP"}, lk.mtu, "UNKNOWN",
-                              lk.link_type, None, lk.kind, origin=lk.origin)
-                if "mtu" in rest[:-1]:
-                    mtu = rest[rest.index("mtu") + 1]
-                    if mtu.isascii() and mtu.isdigit():
-                        lk = Link(lk.index, dev, lk.flags, int(mtu), lk.state, lk.link_type,
-                                  None, lk.kind, origin=lk.origin)
-                links[dev] = lk
-                read += 1
-                continue
-        if prog == "wg" and len(argv) >= 4 and argv[1] == "set" and "fwmark" in argv[:-1]:
-            dev = argv[2]
-            mark = rtnames.parse_int(argv[argv.index("fwmark") + 1]) or 0
-            wg[dev] = WgInterface(dev, fwmark=mark, inferred=True, origin=origin)
-            read += 1
-            continue
-        if prog == "sysctl":
-            for word in argv[1:]:
-                if "=" in word and not word.startswith("-"):
-                    k, _, v = word.partition("=")
-                    c.sysctls[k.replace("/", ".")] = v
-                    read += 1
-            continue
-        skipped.append(f"{s[3:].strip()} (line {line})")
+
+def _handled(argv: list[str]) -> bool:
+    prog = argv[0].rsplit("/", 1)[-1]
+    if prog == "ip":
+        _, rest = _family(argv[1:])
+        return len(rest) >= 2 and any(o.startswith(rest[0]) for o in ("rule", "route", "address",
+                                                                        "link")) and \
+            rest[1] in ("add", "replace", "set")
+    return (prog == "wg" and len(argv) >= 4 and argv[1] == "set" and "fwmark" in argv[:-1]) \
+        or prog == "sysctl"
+
+
+def _one(c: Collector, argv: list[str], name: str, line: int, rules: dict[int, list[Rule]],
+         links: dict[str, Link], wg: dict[str, WgInterface]) -> int:
+    """Read one logged command into ``c``; returns 1 when it installed something we model."""
+    from wgexplain.sources import iproute_rule
+
+    origin = Origin(name, line)
+    prog = argv[0].rsplit("/", 1)[-1]
+    if prog == "ip":
+        fam, rest = _family(argv[1:])
+        if len(rest) >= 2 and "rule".startswith(rest[0]) and rest[1] == "add":
+            fam = fam or AF_INET
+            have = rules.setdefault(fam, [Rule(fam, p, table=t, origin=Origin(
+                name, 0, derived=True, why="a kernel default rule, assumed (not in the "
+                "wg-quick log)"))
+                for p, t in _DEFAULTS[fam]])
+            text = _rule_text(rest[2:], have)
+            r = iproute_rule.parse_rules_text(text, name, line, fam,
+                                              table_names=c.table_names or None,
+                                              warnings=c.warnings)[0]
+            have.append(r)
+            have.sort(key=lambda x: x.pref)
+            return 1
+        if len(rest) >= 2 and "route".startswith(rest[0]) and rest[1] in ("add", "replace"):
+            words = rest[2:]
+            if "via" not in words and "scope" not in words and words[:1] not in (
+                    ["blackhole"], ["unreachable"], ["prohibit"], ["throw"], ["local"]):
+                words = words + ["scope", "link"]
+            routes = iproute_route.parse_routes_text(" ".join(words), name, line, fam, None,
+                                                     table_names=c.table_names or None,
+                                                     warnings=c.warnings)
+            for rt in routes:
+                c.partial_routes.append(rt)
+                c.dumped.add(f"{'ip' if rt.family == AF_INET else 'ip6'}-route:wg-quick-log")
+            return 1
+        if len(rest) >= 2 and "address".startswith(rest[0]) and rest[1] == "add" and \
+                "dev" in rest:
+            from wgexplain.sources.iproute_addr import parse_addr_text
+
+            dev = rest[rest.index("dev") + 1] if rest.index("dev") + 1 < len(rest) else ""
+            addr = rest[2]
+            v6 = ":" in addr
+            if "/" not in addr:
+                addr += "/128" if v6 else "/32"
+            _, addrs = parse_addr_text(f"1: {dev}: <UP>\n    {'inet6' if v6 else 'inet'} "
+                                       f"{addr} scope global", name, line - 1)
+            for a in addrs:
+                c.addresses.setdefault(dev, []).append(a)
+            c.dumped.add("ip-addr:wg-quick-log")
+            return 1
+        if len(rest) >= 2 and "link".startswith(rest[0]) and rest[1] in ("add", "set"):
+            dev = rest[2] if rest[1] == "add" else (rest[rest.index("dev") + 1]
+                                                     if "dev" in rest[:-1] else "")
+            if not dev:
+                return 0
+            lk = links.get(dev) or Link(1000 + len(links), dev, frozenset({"POINTOPOINT",
+                                                                           "NOARP"}),
+                                        kind="wireguard" if "wireguard" in rest else None,
+                                        link_type="none", origin=origin)
+            if "up" in rest:
+                lk = Link(lk.index, dev, lk.flags | {"UP", "LOWER_UP"}, lk.mtu, "UNKNOWN",
+                          lk.link_type, None, lk.kind, origin=lk.origin)
+            if "mtu" in rest[:-1]:
+                mtu = rest[rest.index("mtu") + 1]
+                if mtu.isascii() and mtu.isdigit():
+                    lk = Link(lk.index, dev, lk.flags, int(mtu), lk.state, lk.link_type,
+                              None, lk.kind, origin=lk.origin)
+            links[dev] = lk
+            return 1
+    if prog == "wg" and len(argv) >= 4 and argv[1] == "set" and "fwmark" in argv[:-1]:
+        dev = argv[2]
+        mark = rtnames.parse_int(argv[argv.index("fwmark") + 1]) or 0
+        wg[dev] = WgInterface(dev, fwmark=mark, inferred=True, origin=origin)
+        return 1
+    read = 0
+    if prog == "sysctl":
+        for word in argv[1:]:
+            if "=" in word and not word.startswith("-"):
+                k, _, v = word.partition("=")
+                c.sysctls[k.replace("/", ".")] = v
+                read = 1
+    return read
+
+
+def _finish(c: Collector, lst: Listing, name: str, read: int, skipped: list[str],
+            rules: dict[int, list[Rule]], links: dict[str, Link],
+            wg: dict[str, WgInterface]) -> int:
     for fam, lst_rules in rules.items():
         c.rules[fam] = (lst_rules, Origin(name, lst.start + 1))
         c.dumped.add(f"{'ip' if fam == AF_INET else 'ip6'}-rule:wg-quick-log")
