@@ -257,6 +257,7 @@ def test_capture_sysctls_nft_and_wg(lab_ns: Lab, tmp_path: Path) -> None:
     assert {line.split("\t")[0] for line in lines} == {WG}
     iface = lines[0].split("\t")
     assert iface[2] == lab_ns.wg_public and iface[3] == "51820" and iface[4] == "0x6d6f6c65"
+    assert iface[1] == "(hidden)"  # the private key never lands in a bundle made to be posted
     assert lines[1].split("\t")[3] == "203.0.113.76:19955"
 
 

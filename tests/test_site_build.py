@@ -125,3 +125,31 @@ def test_css_check_sees_imports_and_urls() -> None:
            '/* https://fontawesome.com/license in a comment */ a{background:url(//img.example/i.png)}'
            ' b{background:url(data:image/svg+xml;x)} c{background:url("../img/local.png")}')
     assert external(css) == ["//img.example/i.png", "https://cdn.example/t.css"]
+
+
+_PRINTS_A_PRIVATE_KEY = re.compile(
+    r"\bwg\s+show\s+\S+\s+dump\b|\bwg\s+showconf\b|/etc/wireguard/\S*\.conf|WG_HIDE_KEYS=never|\bwg\s+show\s+\S+\s+private-key\b")
+
+
+def test_no_command_for_pasting_prints_a_private_key() -> None:
+    """Every shell block the site and README give to copy prints no private key
+    (`wg show all dump` does: the pages give `wg show all`, which prints `(hidden)`)."""
+    found = []
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = md.read_text(encoding="utf-8")
+        for block in re.findall(r"```(?:sh|bash|console|shell)\b[^\n]*\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                if _PRINTS_A_PRIVATE_KEY.search(line.split("#", 1)[0]):
+                    found.append(f"{md.relative_to(ROOT)}: {line.strip()}")
+    assert found == []
+    assert _PRINTS_A_PRIVATE_KEY.search("sudo wg show all dump")
+    assert not _PRINTS_A_PRIVATE_KEY.search("sudo wg show all")
+
+
+def test_the_seed_has_one_name_everywhere() -> None:
+    """Every page and the notebook name the seed `examples/mullvad/session-en.txt`."""
+    texts = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+             for p in [*sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "examples").glob("*.ipynb"))]}
+    short = {name: n for name, text in texts.items()
+             if (n := len(re.findall(r"(?<![\w/])mullvad/session-en\.txt", text)))}
+    assert short == {}

@@ -203,7 +203,10 @@ def dump_bundle(lab: Lab, ns: str, out: Path, wg_ifaces: list[str], *,
     if wg_ifaces:
         # `wg show all dump` lists every wireguard-go interface on the machine
         # (one control-socket directory for all namespaces): keep ours.
-        lines = [ln for ln in lab.sh(ns, "wg show all dump").splitlines()
+        from wgexplain.sources.live import hide_wg_secrets
+
+        # ... and write no private key into a sample (as `wgexplain capture`)
+        lines = [hide_wg_secrets(ln) for ln in lab.sh(ns, "wg show all dump").splitlines()
                  if ln.split("\t", 1)[0] in wg_ifaces]
         (out / "wg.txt").write_text("\n".join(lines) + "\n")
     keys = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter",

@@ -745,10 +745,25 @@ def _capture_wg(netns: str | None, devices: set[str]) -> tuple[str | None, str |
         if "ermission denied" in err or "not permitted" in err:
             return None, "wg: permission denied (needs CAP_NET_ADMIN); the bundle has no wg.txt"
         return None, f"wg: failed ({err}); the bundle has no wg.txt"
-    lines = [line for line in proc.stdout.splitlines() if line.split("\t", 1)[0] in devices]
+    lines = [hide_wg_secrets(line) for line in proc.stdout.splitlines() if line.split("\t", 1)[0] in devices]
     if not lines:
         return None, None
     return "\n".join(lines) + "\n", None
+
+
+def hide_wg_secrets(line: str) -> str:
+    """One ``wg show all dump`` line with its secrets replaced by ``(hidden)``, as ``wg show`` does.
+
+    The interface line's second field is the device's **private key**, a
+    peer line's third its preshared key: a bundle is made to be posted, and
+    neither is needed to explain routing (the parser never keeps them).
+    """
+    f = line.split("\t")
+    if len(f) == 5 and f[1] != "(none)":
+        f[1] = "(hidden)"
+    elif len(f) == 9 and f[2] != "(none)":
+        f[2] = "(hidden)"
+    return "\t".join(f)
 
 
 def _dumps(obj: Any) -> str:
