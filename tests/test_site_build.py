@@ -153,3 +153,21 @@ def test_the_seed_has_one_name_everywhere() -> None:
     short = {name: n for name, text in texts.items()
              if (n := len(re.findall(r"(?<![\w/])mullvad/session-en\.txt", text)))}
     assert short == {}
+
+
+def test_pages_workflow_builds_strict_and_deploys() -> None:
+    """The publishing path: a GitHub Actions workflow that builds the site as this test
+    suite does (strict) and deploys that folder to GitHub Pages."""
+    import yaml
+
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
+    build = flow["jobs"]["build"]["steps"]
+    runs = " ".join(s.get("run", "") for s in build)
+    assert "mkdocs build --strict --site-dir _site" in runs
+    assert "graphviz" in runs and '".[docs]"' in runs
+    upload = next(s for s in build if str(s.get("uses", "")).startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "_site"
+    deploy = flow["jobs"]["deploy"]
+    assert deploy["needs"] == "build"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages@") for s in deploy["steps"])
+    assert flow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}

@@ -96,3 +96,28 @@ def test_installed_wheel_traces_the_seed(wheel: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "internal error" not in res.stderr
     assert "wg-mullvad" in res.stdout and "Verdict: ACCEPT" in res.stdout, res.stdout[-1500:]
+
+
+def test_get_wgexplain_page_works_as_written(wheel: Path, tmp_path: Path) -> None:
+    """docs/get.md: install the wheel into a fresh venv, `wgexplain --version`, then
+    the page's first trace, run from the clone's root as the page says."""
+    page = (ROOT / "docs" / "get.md").read_text(encoding="utf-8")
+    assert "wgexplain --version" in page
+    first = next(line for line in page.splitlines() if line.startswith("wgexplain trace "))
+    venv = tmp_path / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path).returncode == 0
+    py = venv / "bin" / "python"
+    res = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-index", "--no-deps", "-q",
+                str(wheel)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                     cwd=tmp_path).stdout.strip())
+    (site / "zz-wgexplain-test-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    exe = str(venv / "bin" / "wgexplain")
+    version = _run([exe, "--version"], cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("wgexplain, version "), version
+    from importlib.metadata import version as installed
+
+    assert version.stdout.split()[-1] == installed("wgexplain")
+    res = _run([exe, *first.split()[1:]], cwd=ROOT)
+    assert res.returncode == 0 and "Verdict: ACCEPT" in res.stdout, res.stderr[-1500:]
