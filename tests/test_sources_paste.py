@@ -179,6 +179,33 @@ def test_a_paste_of_only_route_get_is_read() -> None:
     assert h.kernel_answers[0].table == "51820" and not h.routes
 
 
+def test_a_route_get_answer_quoted_in_a_sentence_is_kept() -> None:
+    text = ("```\ndefault via 10.0.0.1 dev eth0\n```\n"
+            "Результат `ip route get 1.1.1.1`: 1.1.1.1 dev wg0 table 51820 src 10.2.0.2 uid 0,"
+            " то есть через туннель.\n")
+    h = read(text)
+    (a,) = h.kernel_answers
+    assert (a.command, a.dev, a.table, a.src, a.origin.line) == (
+        "ip route get 1.1.1.1", "wg0", "51820", "10.2.0.2", 4)
+    assert not any("skipped" in w for w in h.warnings)
+
+
+def test_show_lists_the_kernels_answers_and_the_hidden_addresses() -> None:
+    from click.testing import CliRunner
+
+    from wgexplain import cli
+
+    text = ("$ ip route\ndefault via x.x.x.x dev eth0\n$ ip route get 8.8.8.8\n"
+            "8.8.8.8 via 240.0.0.9 dev eth0 src 10.0.0.5 uid 1000 \n    cache \n")
+    r = CliRunner().invoke(cli.main, ["show", "-", "--json"], input=text)
+    d = __import__("json").loads(r.stdout)
+    assert d["kernel_answers"][0]["command"] == "ip route get 8.8.8.8"
+    assert d["kernel_answers"][0]["origin"] == "<stdin>:4"
+    assert d["redacted"] == [{"text": "x.x.x.x", "stand_in": "240.0.0.1", "origin": "<stdin>:2"}]
+    out = CliRunner().invoke(cli.main, ["show", "-"], input=text).stdout
+    assert "$ ip route get 8.8.8.8" in out and "x.x.x.x -> 240.0.0.1  (<stdin>:2)" in out
+
+
 def test_a_later_fence_is_not_glued_to_the_previous_command() -> None:
     text = ("```\n$ ip rule\n" + RULES + "```\nand then\n```\n" + ADDR + "```\n")
     h = read(text)

@@ -585,6 +585,12 @@ def show_data(host: Host) -> dict[str, Any]:
         "dumped": sorted(h.dumped),
         "warnings": list(h.warnings),
         "kernel": (host.kernel or DEFAULT_PROFILE).to_json(),
+        # what the kernel itself answered in the paste (ip route get), kept as evidence
+        "kernel_answers": [{**{k: v for k, v in as_dict(a).items() if k != "origin"},
+                            "origin": str(a.origin)} for a in h.kernel_answers],
+        # addresses the poster hid: unknown addresses, read as stand-ins
+        "redacted": [{"text": r.text, "stand_in": r.stand_in, "origin": str(r.origin)}
+                     for r in h.redacted],
     }
     from wgexplain.evidence import host_assumptions, to_paste
     from wgexplain.signatures import recognise
@@ -696,6 +702,17 @@ def show_lines(d: dict[str, Any], width: int | None = None) -> list[Any]:
     heading("sysctls:", "" if d["sysctls"] else " (none in the dump)")
     for k, v in sorted(d["sysctls"].items()):
         fact("  ", f"{k} = {v}")
+    if d.get("kernel_answers"):
+        heading("the kernel's own answers, as pasted:")
+        for a in d["kernel_answers"]:
+            if a["command"]:
+                fact("  ", f"$ {a['command']}")
+            for k, x in enumerate(a["answer"].splitlines()):
+                fact("    ", x.rstrip(), "" if k else a["origin"])
+    if d.get("redacted"):
+        heading("hidden addresses (unknown; read as stand-ins that match nothing):")
+        for r in d["redacted"]:
+            fact("  ", f"{r['text']} -> {r['stand_in']}", r["origin"])
     if d["warnings"]:
         heading("warnings:")
         for w_ in d["warnings"]:

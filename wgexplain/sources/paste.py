@@ -396,8 +396,18 @@ def find_listings(text: str, file: str) -> Pasted:
             close()
         if cur is not None and not cur.given:
             close()
-        skipped.append(i)
         named = named_command(s)
+        quoted = _GET_IN_PROSE.search(s) if "dev " in s and (
+            " uid " in s or (named is not None and named.kind == "ip-route-get")) else None
+        if quoted is not None:
+            # an `ip route get` answer quoted inside a sentence: the kernel's word, kept
+            cmd = named if named is not None and named.kind == "ip-route-get" else \
+                _bare_command("route-get", None)
+            listings.append(Listing(cmd, i + 1 if cmd is named else 0, i, "route-get",
+                                    cmd is named, lines={i: quoted.group(1)}, last=i))
+            i += 1
+            continue
+        skipped.append(i)
         if named is not None:
             hint = (named, i)
         i += 1
@@ -405,6 +415,10 @@ def find_listings(text: str, file: str) -> Pasted:
     return Pasted(listings, skipped, notes, not_read, stand, lines)
 
 
+_GET_IN_PROSE = re.compile(r"((?:(?:local|unreachable|blackhole|prohibit|broadcast|multicast) )?"
+                           r"[0-9a-fA-F.:]*[0-9a-fA-F][.:][0-9a-fA-F.:]+ (?:from \S+ )?(?:via \S+ )?"
+                           r"dev \S+(?: (?:table|src|uid|proto|metric|pref|mark|realms?|expires|"
+                           r"mtu) \S+)*)")
 _FAST = frozenset({"ip-rule", "ip-route", "ip-addr"})
 _SUSPECT_CH = re.compile(r"[$#%>❯»<…←→⇒⇐\[]")
 

@@ -98,7 +98,7 @@ def read_paste(text: str, name: str, *, table_names: dict[str, int] | None = Non
         else:
             ok = _recovering(c, lst, name, _read_bare, unreadable, errors)
         read += ok
-    c.kernel_answers.extend(answers)
+    c.kernel_answers.extend(sorted(answers, key=lambda a: a.origin.line))
     _warn(c, found, name)
     if unreadable:
         unreadable.sort()
