@@ -312,3 +312,14 @@ def test_a_client_table_not_pasted_is_answered_with_what_the_client_puts_there(
     assert (alt["answer"]["dev"], alt["answer"]["table"]) == ("wg-mullvad", 1836018789)
     t = run("trace", cut, "1.1.1.1").stdout
     assert "if table 1836018789 holds what Mullvad puts there" in t
+
+
+def test_check_runs_the_tunnel_checks_on_the_clients_hypothesis(tmp_path: Path) -> None:
+    """wg-quick's table without its rules: as assumed, nothing enters the tunnel; the tunnel
+    checks then run with wg-quick's rules in place, and each result says so."""
+    obj = json.loads(run("check", paste(tmp_path, WG_QUICK_NO_RULES), "--json").stdout)
+    cond = "if wg-quick's rules are in place"
+    ks = next(f for f in obj["findings"] if f["id"] == "no-killswitch")
+    assert ks["condition"].startswith(cond)
+    assert all(p["summary"].startswith(cond) for p in obj["passed"] if p["id"] == "dns-leak")
+    assert not any("does not go into a WireGuard device" in n["why"] for n in obj["not_checked"])

@@ -491,6 +491,44 @@ class _Checker:
             self.ok("endpoint-loop", PUBLIC4, t_up, kw, "the tunnel's own packet: ")
 
 
+def _on_hypothesis(c: "_Checker", host: Host) -> bool:
+    """The tunnel checks on the hypothesis of :func:`_tunnel_hypothesis` (each result says
+    its condition), and the LAN checks as assumed; False when there is none."""
+    hyp = _tunnel_hypothesis(c)
+    if hyp is None:
+        return False
+    h2, cond = hyp
+    c2 = _Checker(dataclasses.replace(h2, source=host.source, dumped=host.dumped))
+    dev2, t2 = c2.taken_tunnel()
+    if dev2 is None:
+        return False
+    c2.ipv6()
+    c2.dns()
+    c2.killswitch(dev2, t2)
+    c2.rp_filter(dev2, t2)
+    c2.endpoint_loop(dev2, t2)
+    c.findings += [dataclasses.replace(f, condition=cond + (f"; {f.condition}" if f.condition
+                                                            else "")) for f in c2.findings]
+    c.passed += [dataclasses.replace(p, summary=f"{cond}: {p.summary}") for p in c2.passed]
+    c.not_checked += [dataclasses.replace(n, why=f"{cond}: {n.why}") for n in c2.not_checked]
+    c.lan()
+    return True
+
+
+def _tunnel_hypothesis(c: "_Checker") -> tuple[Host, str] | None:
+    """When the route to the internet, as assumed, misses the tunnel but a client's rules
+    or table that were not pasted would send it there: that Host, and the condition."""
+    from wgexplain.kernel import wireguard as wgmod
+    from wgexplain.kernel.route import route_get
+
+    res = route_get(c.host, PUBLIC4, ipproto="tcp", dport=443)
+    for alt in res.alternatives:
+        if alt.host is not None and alt.result is not None and alt.result.dev \
+                and wgmod.is_wireguard(alt.host, alt.result.dev):
+            return alt.host, alt.condition
+    return None
+
+
 def _nh(gw: IPAddress, dev: str) -> Any:
     from wgexplain.model import Nexthop
 
@@ -501,7 +539,9 @@ def check(host: Host) -> CheckReport:
     """Run every check on ``host``; each finding carries its proving packet's trace."""
     c = _Checker(host)
     dev, t_up = c.taken_tunnel()
-    if dev is None:
+    if dev is None and _on_hypothesis(c, host):
+        pass
+    elif dev is None:
         # a leak is traffic that should be in the tunnel and is not: without a tunnel
         # that internet traffic takes, there is nothing to leak from
         why = ("no WireGuard device in the dump" if not c.tunnels else

@@ -264,9 +264,10 @@ def host_assumptions(host: Host) -> list[Assumption]:
 
         devs = device_names(host)
         if devs:
-            out.append(Assumption("ip-link", "`ip link` was not pasted: the devices "
-                                  f"{', '.join(devs)} are assumed to exist and be up; any "
-                                  "other is unknown"))
+            what = f"the devices {', '.join(devs)} are" if len(devs) > 1 else \
+                f"the device {devs[0]} is"
+            out.append(Assumption("ip-link", f"`ip link` was not pasted: {what} assumed to "
+                                  "exist and be up; any other is unknown"))
         else:
             out.append(Assumption("ip-link", "`ip link` was not pasted: the devices are unknown"))
     if not ev.wireguard():
@@ -320,6 +321,8 @@ class Alternative:
 
     condition: str
     result: "RouteResult | None"
+    #: the Host holding the hypothesis (for ``check`` to run its checks on it too)
+    host: Host | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"if": self.condition, "answer": None if self.result is None else
@@ -552,7 +555,7 @@ def _alternatives(re_: RouteEvidence, flow: Flow, result: "RouteResult", lookup:
             h = re_.hypothesis(("client-table", rec.client, fam, t), routes=routes)
             what = "; ".join(format_route(r, tname(t)) for r in routes)
             out.append(Alternative(f"if table {tname(t)} holds what {rec.client} puts there "
-                                   f"({what}; the table was not pasted)", lookup(h, flow)))
+                                   f"({what}; the table was not pasted)", lookup(h, flow), h))
     for rec in re_.clients():
         rules = missing_rules(host, rec, fam)
         if not rules:
@@ -562,7 +565,7 @@ def _alternatives(re_: RouteEvidence, flow: Flow, result: "RouteResult", lookup:
         alt = lookup(h, flow)
         pasted = "were not pasted" if not re_.rules_known[fam] else "are not in the paste"
         out.append(Alternative(f"if {rec.client}'s rules are in place ({describe_rules(rules, tname)}"
-                               f"; they {pasted})", alt))
+                               f"; they {pasted})", alt, h))
     if not re_.rules_known[fam]:
         for (f, t) in sorted({(r.family, r.table) for r in host.routes if r.family == fam}):
             if t in (RT_TABLE_LOCAL, RT_TABLE_MAIN, RT_TABLE_DEFAULT) or t in covered:
