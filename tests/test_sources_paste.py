@@ -234,6 +234,14 @@ def test_wg_quick_log_is_what_it_installed() -> None:
     assert "wg setconf wg0 /dev/fd/63 (line 3)" in w and "nft -f /dev/fd/63 (line 11)" in w
 
 
+def test_wg_quick_log_lines_cut_short_are_named() -> None:
+    h = read("[#] ip link add\n[#] wg set wg0 fwmark\n"
+             "[#] ip -4 route add 0.0.0.0/0 dev wg0 table 51820\n")
+    assert [(r.table, r.dev) for r in h.routes] == [(51820, "wg0")]
+    w = warning(h, "not read from the wg-quick log")
+    assert "ip link add (line 1: cut short)" in w and "wg set wg0 fwmark (line 2)" in w
+
+
 def test_long_words_split_linearly() -> None:
     assert split_words("sudo ip -4 'route' \"show\" table\\ x # note") == [
         "sudo", "ip", "-4", "route", "show", "table x"]

@@ -66,6 +66,9 @@ def read_wgquick_log(c: Collector, lst: Listing, name: str) -> int:
             skipped.append(f"{s[3:].strip()} (line {line}: expected {e.expected}"
                            + (f", got {e.got!r})" if e.got is not None else ")"))
             continue
+        except (IndexError, ValueError):  # a command cut short: its arguments are missing
+            skipped.append(f"{s[3:].strip()} (line {line}: cut short)")
+            continue
         if not _handled(argv):
             skipped.append(f"{s[3:].strip()} (line {line})")
     return _finish(c, lst, name, read, skipped, rules, links, wg)
@@ -189,7 +192,7 @@ def _finish(c: Collector, lst: Listing, name: str, read: int, skipped: list[str]
     if skipped:
         c.warnings.append("not read from the wg-quick log: " + "; ".join(skipped[:8])
                           + (f"; ... ({len(skipped) - 8} more)" if len(skipped) > 8 else "")
-                          + " (their input is not in the log)")
+                          + " (their input is not in the log, or they do not route)")
     return 1 if read else 0
 
 
