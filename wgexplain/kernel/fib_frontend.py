@@ -181,7 +181,7 @@ def _v4_routes_of_address(host: Host, a: Address, prim: Address | None,
     if a.peer is not None:
         net = ipaddress.IPv4Network(a.peer, strict=False)
     else:
-        net = ipaddress.IPv4Network(iface.network)
+        net = iface.network  # type: ignore[assignment]  # IPv4Network already: no copy
     prefix = net.network_address
     plen = net.prefixlen
     secondary = "secondary" in a.flags
@@ -189,12 +189,12 @@ def _v4_routes_of_address(host: Host, a: Address, prim: Address | None,
     why = f"fib_add_ifaddr() for {iface} on {a.dev} ({a.origin})"
     o = _derived(host, why)
     if local:
-        out.append(Route(AF_INET, RT_TABLE_LOCAL, ipaddress.IPv4Network(f"{addr}/32"), "local",
+        out.append(Route(AF_INET, RT_TABLE_LOCAL, ipaddress.IPv4Network((int(addr), 32)), "local",
                          protocol="kernel", scope="host", prefsrc=src, nexthops=nh, origin=o))
     if not _link_up(host, a.dev):
         return out
     if local and a.broadcast is not None and int(a.broadcast) != 0xFFFFFFFF:
-        out.append(Route(AF_INET, RT_TABLE_LOCAL, ipaddress.IPv4Network(f"{a.broadcast}/32"),
+        out.append(Route(AF_INET, RT_TABLE_LOCAL, ipaddress.IPv4Network((int(a.broadcast), 32)),
                          "broadcast", protocol="kernel", scope="link", prefsrc=src, nexthops=nh,
                          origin=o))
     if int(prefix) != 0 and not secondary and (prefix != addr or plen < 32):
@@ -207,7 +207,7 @@ def _v4_routes_of_address(host: Host, a: Address, prim: Address | None,
                 out.append(Route(AF_INET, RT_TABLE_MAIN, net, "unicast", protocol="kernel",
                                  scope="link", prefsrc=src, nexthops=nh, origin=o))
         if plen < 31 and local:
-            brd = ipaddress.IPv4Network(f"{net.broadcast_address}/32")
+            brd = ipaddress.IPv4Network((int(net.broadcast_address), 32))
             out.append(Route(AF_INET, RT_TABLE_LOCAL, brd, "broadcast", protocol="kernel",
                              scope="link", prefsrc=src, nexthops=nh, origin=o))
     return out
@@ -285,8 +285,13 @@ def complete(host: Host) -> Host:
     main4 = not _table_dumped(host, AF_INET, RT_TABLE_MAIN, present)
     if local4 or main4:
         derived4: list[Route] = []
+        primaries: dict[str, list[Address]] = {}  # per device: a secondary looks there only
         for a in v4:
-            derived4 += _v4_routes_of_address(host, a, _primary_for(v4, a), local4, main4)
+            if "secondary" not in a.flags:
+                primaries.setdefault(a.dev, []).append(a)
+        for a in v4:
+            derived4 += _v4_routes_of_address(
+                host, a, _primary_for(primaries.get(a.dev, []), a), local4, main4)
         derived4 = _dedupe(derived4)
         n_local = sum(1 for r in derived4 if r.table == RT_TABLE_LOCAL)
         n_main = len(derived4) - n_local
