@@ -7,14 +7,14 @@ same ``--key``, see below):
 * **public IP addresses**, v4 and v6, by stand-ins that belong to nobody:
   the benchmarking range 198.18.0.0/15 and the documentation ranges
   198.51.100.0/24 and 203.0.113.0/24 for IPv4 (then the reserved
-  240.0.0.0/4 if a dump holds more public networks than those hold), the
+  240.0.0.0/4 for networks shorter than /15 or more than those hold), the
   documentation range 2001:db8::/32 for IPv6, then 3fff::/20 (RFC 9637: for
   networks shorter than /32, or more of them than 2001:db8::/32 holds; it
   is not kept as it is in an input, being newer than most tools' lists)
   (``POOLS``).
   192.0.2.0/24 is never a stand-in. Routing must stay the same, so the map
   keeps prefixes: every public network of the dump (``a/n`` with ``n`` at
-  least ``MIN_PREFIX``: /15 for IPv4, /20 for IPv6) and the /24 (IPv4) or
+  least ``MIN_PREFIX``: /9 for IPv4, /20 for IPv6) and the /24 (IPv4) or
   /64 (IPv6) around every public address is a *block*; each outermost block
   gets a free block of the same size in a pool, at a keyed-hash position,
   and the bits inside it are permuted the Crypto-PAn way (Xu et al. 2002):
@@ -119,7 +119,7 @@ POOLS: dict[int, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {
     6: tuple(ipaddress.ip_network(n) for n in ("2001:db8::/32", "3fff::/20")),
 }
 #: The shortest public network given a stand-in (shorter ones name nobody: kept).
-MIN_PREFIX = {4: 15, 6: 20}
+MIN_PREFIX = {4: 9, 6: 20}
 #: Every public address is placed with the block of this length around it.
 _BLOCK = {4: 24, 6: 64}
 #: RFC 7042's documentation MACs: unicast 00-00-5E-00-53-xx, multicast 01-00-5E-90-10-xx
