@@ -466,10 +466,12 @@ def qualify(re_: RouteEvidence, result: "RouteResult") -> "RouteResult":
     for fact in (result.route, *(s.route for s in steps)):
         if is_unknown(fact, red):
             assumptions.append(unknown_assumption(_fact_text(fact)))
+    by_pref: dict[int, list[Rule]] = {}  # once, not a sort of every rule per step
+    for r in host.rules_of(fam):
+        by_pref.setdefault(r.pref, []).append(r)
     for s in steps:
         if s.rule is not None:
-            rule = next((r for r in host.rules_of(fam) if r.pref == s.rule and is_unknown(r, red)),
-                        None)
+            rule = next((r for r in by_pref.get(s.rule, ()) if is_unknown(r, red)), None)
             if rule is not None:
                 assumptions.append(unknown_assumption(_fact_text(rule)))
     assumptions = _dedupe(assumptions)

@@ -448,8 +448,15 @@ class Host:
         return [a for a in on_dev if family is None or a.family == family]
 
     def rules_of(self, family: int) -> list[Rule]:
-        """Rules of one family in the order the kernel walks them (by pref, stable)."""
-        return sorted((r for r in self.rules if r.family == family), key=lambda r: r.pref)
+        """Rules of one family in the order the kernel walks them (by pref, stable).
+
+        Sorted once per host (the index); each call returns a new list."""
+        idx = self._indexes()
+        done = idx.rules.get(family)
+        if done is None:
+            done = idx.rules[family] = tuple(sorted(
+                (r for r in self.rules if r.family == family), key=lambda r: r.pref))
+        return list(done)
 
     def routes_of(self, family: int, table: int | None = None) -> list[Route]:
         return [r for r in self.routes if r.family == family and (table is None or r.table == table)]
@@ -464,7 +471,7 @@ class Host:
 class _HostIndex:
     """Dicts over a :class:`Host`'s links and addresses: each lookup O(1), not a scan."""
 
-    __slots__ = ("by_name", "by_ifindex", "by_dev")
+    __slots__ = ("by_name", "by_ifindex", "by_dev", "rules")
 
     def __init__(self, host: Host) -> None:
         self.by_name: dict[str, Link] = {}
@@ -475,6 +482,8 @@ class _HostIndex:
         self.by_dev: dict[str, list[Address]] = {}
         for a in host.addresses:
             self.by_dev.setdefault(a.dev, []).append(a)
+        #: family -> the rules in walk order (filled by Host.rules_of)
+        self.rules: dict[int, tuple[Rule, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
