@@ -574,7 +574,7 @@ def chain_map(ruleset: Any) -> graphviz.Digraph:
     come back), as ``nft_do_chain()`` treats them.
     """
     g = _graph("chain_map", rankdir="LR")
-    g.attr(label="nftables: base chains by hook (priority order) and jumps", labelloc="t", fontsize="12")
+    g.attr(label="nftables: base chains by hook,\nin priority order; jumps", labelloc="t", fontsize="12")
     tables = sorted(getattr(ruleset, "tables", ()) or (), key=lambda t: (str(t.family), str(t.name)))
     hooks: dict[str, list[tuple[int, str, str, Any]]] = {}
     chain_ids: dict[tuple[str, str, str], str] = {}
@@ -611,7 +611,8 @@ def chain_map(ruleset: Any) -> graphviz.Digraph:
     for hook in known:
         hid = _id("hook", hook)
         for order, (prio, family, table, cid) in enumerate(sorted(hooks[hook], key=lambda x: x[0])):
-            g.edge(hid, cid, label=f"{order + 1}. priority {prio}")
+            # the order only: the chain's box says its priority (the column stays narrow)
+            g.edge(hid, cid, label=f"{order + 1}.")
     for table in tables:
         for chain in sorted(table.chains, key=lambda ch: str(ch.name)):
             src = chain_ids[(str(table.family), str(table.name), str(chain.name))]

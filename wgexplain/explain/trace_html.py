@@ -108,8 +108,9 @@ def step_line(step: Step) -> tuple[str, str, str]:
             result = escape(_short(step.effect or step.why, 70))
         return "WireGuard", escape(where), result + verdict
     if step.stage == "device":
-        what = "refused" if step.verdict in ("drop", "reject") else "leaves"
-        return what, escape(_short(step.why, 50)), escape(step.effect or "") + verdict
+        if step.verdict in ("drop", "reject"):
+            return "refused", "", escape(_short(step.why, 90))
+        return "leaves", escape(_short(step.why, 50)), escape(step.effect or "") + verdict
     if step.stage == "unmodelled":
         return "not modelled", escape(where), escape(_short(step.why, 70))
     return escape(step.stage), escape(where), escape(_short(step.effect or step.why, 70)) + verdict
