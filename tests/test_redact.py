@@ -640,3 +640,33 @@ def test_stand_ins_avoid_the_pool_addresses_already_in_the_dump() -> None:
     assert len(set(news)) == 20
     assert not any(a in n for a in news for n in taken)
     assert all(_in_pool(a) for a in news)
+
+
+def test_ip_json_bundle_leaks_nothing_and_eui64_follows(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    addrs = [{"ifindex": 2, "ifname": "eth0", "address": "f0:20:ff:a7:68:db",
+              "broadcast": "ff:ff:ff:ff:ff:ff",
+              "addr_info": [{"family": "inet", "local": "185.195.233.76", "prefixlen": 24,
+                             "broadcast": "185.195.233.255"},
+                            {"family": "inet6", "local": "2a01:4f8:c0c:1234:f220:ffff:fea7:68db",
+                             "prefixlen": 64},
+                            {"family": "inet6", "local": "fe80::f220:ffff:fea7:68db",
+                             "prefixlen": 64}]}]
+    (src / "ip-addr.json").write_text(json.dumps(addrs, indent=2) + "\n")
+    (src / "wg.txt").write_text(
+        "wg0\tyAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\tHIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+        "\t51820\toff\n")
+    r = redact_bundle(src, tmp_path / "out", key="k")
+    text = (tmp_path / "out" / "ip-addr.json").read_text()
+    out = json.loads(text)[0]
+    for secret in ("f0:20:ff:a7:68:db", "185.195.233", "2a01:4f8", "fe80::f220:ffff:fea7:68db"):
+        assert secret not in text
+    mac = bytes.fromhex(out["address"].replace(":", ""))
+    iid = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:]
+    infos = out["addr_info"]
+    assert all(ipaddress.ip_address(i["local"]).packed[8:] == iid for i in infos[1:])
+    assert ipaddress.ip_interface(f"{infos[0]['local']}/24").network.broadcast_address == \
+        ipaddress.ip_address(infos[0]["broadcast"])
+    assert "yAnz5TF+" not in (tmp_path / "out" / "wg.txt").read_text()
+    assert r.counts["mac"] == 1 and r.counts["key"] == 2
