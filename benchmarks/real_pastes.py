@@ -129,7 +129,8 @@ def main() -> int:
 
     n = len(CORPUS)
     n_out = sum(len(p.outcomes) for p in CORPUS)
-    print(f"corpus: {n} pastes ({Counter(p.lang for p in CORPUS)}), {n_out} outcomes")
+    langs = ", ".join(f"{k} {v}" for k, v in Counter(p.lang for p in CORPUS).most_common())
+    print(f"corpus: {n} pastes ({langs}), {n_out} outcomes")
     print(f"show: read {read}, refused {refused} ({named} naming commands to paste), internal errors {internal}")
     expected_read = sum(p.expect == "read" for p in CORPUS)
     print(f"pastes that hold listings and were read: {ok_read}/{expected_read}")
