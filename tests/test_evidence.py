@@ -323,3 +323,33 @@ def test_check_runs_the_tunnel_checks_on_the_clients_hypothesis(tmp_path: Path) 
     assert ks["condition"].startswith(cond)
     assert all(p["summary"].startswith(cond) for p in obj["passed"] if p["id"] == "dns-leak")
     assert not any("does not go into a WireGuard device" in n["why"] for n in obj["not_checked"])
+
+
+REDACTED = """$ ip route
+default via 192.168.1.1 dev eth0
+198.51.100.0/24 via x.x.x.x dev eth0
+x.x.x.x/24 dev eth0
+192.168.1.0/24 dev eth0 proto kernel scope link src 192.168.1.50
+$ ip rule
+0:	from all lookup local
+32766:	from all lookup main
+32767:	from all lookup default
+$ ip addr
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536
+    inet 127.0.0.1/8 scope host lo
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500
+    inet 192.168.1.50/24 brd 192.168.1.255 scope global eth0
+"""
+
+
+def test_redacted_addresses_the_reader_marks_are_said_where_they_decide(tmp_path: Path) -> None:
+    src = paste(tmp_path, REDACTED)
+    via = route_json(src, "198.51.100.7")  # decided by the route whose gateway is hidden
+    assert via["exact"] is False
+    assert any("198.51.100.0/24 in table 254" in a and "redacted" in a
+               for a in via["assumptions"])
+    # any lookup that walks main may have matched the route whose destination is hidden
+    other = route_json(src, "1.1.1.1")
+    assert other["dev"] == "eth0" and other["exact"] is False
+    assert "table main holds a route whose destination was redacted: the decision that " \
+        "depends on it is unknown" in other["assumptions"]

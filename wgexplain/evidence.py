@@ -196,8 +196,9 @@ def ruleset_assumption() -> Assumption:
 
 
 def unknown_assumption(what: str) -> Assumption:
-    return Assumption("unknown-address", f"{what} has an address the paste redacted: the "
-                                         "decision that depends on it is unknown")
+    verb = "was" if what.endswith("destination") else "has an address the paste"
+    return Assumption("unknown-address", f"{what} {verb} redacted: the decision that depends "
+                                         "on it is unknown")
 
 
 def to_paste(assumptions: Iterable[Assumption]) -> list[str]:
@@ -291,6 +292,14 @@ def host_assumptions(host: Host) -> list[Assumption]:
     return _dedupe(out)
 
 
+def _hidden_dst(host: Host, route: Route) -> bool:
+    """The route's destination is a reader's stand-in for a hidden address."""
+    stand_ins = {str(r.stand_in) for r in getattr(host, "redacted", ()) or ()}
+    return str(route.dst) in stand_ins or str(route.dst.network_address) in stand_ins or \
+        any(str(route.dst) == str(ipaddress.ip_network(x, strict=False)) for x in stand_ins
+            if "/" in x)
+
+
 def _fact_text(fact: Any) -> str:
     if isinstance(fact, Rule):
         return f"rule {fact.pref} ({fact.origin})"
@@ -373,9 +382,11 @@ class RouteEvidence:
         self._clients: list[Any] | None = None
         self._fast: dict[int, bool] = {}
         self.redacted = redacted_lines(host)
-        #: (family, table) of the tables holding a route with a hidden address
+        #: (family, table) of the tables holding a route whose destination is hidden (it may
+        #: have matched a lookup that found another route)
         self.unknown_tables: frozenset[tuple[int, int]] = frozenset(
-            (r.family, r.table) for r in host.routes if is_unknown(r, self.redacted)) \
+            (r.family, r.table) for r in host.routes
+            if is_unknown(r, self.redacted) and _hidden_dst(host, r)) \
             if self.redacted else frozenset()
 
     @classmethod
@@ -456,7 +467,7 @@ def qualify(re_: RouteEvidence, result: "RouteResult") -> "RouteResult":
                 unknown_before.append(s.table)
         if (fam, s.table) in re_.unknown_tables:
             assumptions.append(unknown_assumption(
-                f"table {host.table_name(s.table)} holds a route that"))
+                f"table {host.table_name(s.table)} holds a route whose destination"))
     if not ev.links():
         for dev in (flow.iif, flow.oif, result.dev):
             if dev and dev != "lo" and host.link(dev) is None:
