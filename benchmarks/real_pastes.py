@@ -120,7 +120,8 @@ def main() -> int:
             else:
                 neither += 1
                 kind = "outcome: " + ("exit " + v.why.split(":")[0].split()[1] if v.why.startswith("exit")
-                                      else "disagrees, assumptions name nothing")
+                                      else "disagrees, although everything it needs was pasted"
+                                      if not o.hinges_on else "disagrees, assumptions name nothing")
                 outcome_fail[kind] += 1
                 fail(p, f"outcome:{o.id}", v.why)
             if a.each:
