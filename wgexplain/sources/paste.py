@@ -367,10 +367,13 @@ def find_listings(text: str, file: str) -> Pasted:
             addr = cur.kind == "ip-addr"
             while j < n and (j == i or not bound[j]):
                 x = shape[j]
-                if x is not lines[j] or not accept(x) or _suspect(x) or (
+                if not accept(x) or _suspect(x) or (
                         not addr and j + 1 < n and shape[j + 1][:1] in (" ", "\t")):
                     break
-                cur.lines[j] = x
+                if x is lines[j]:
+                    cur.lines[j] = x
+                else:  # a hidden address: its stand-in is recorded
+                    take_line(cur, j, x)
                 j += 1
             if j > i:
                 cur.last = j - 1
