@@ -20,7 +20,10 @@ from typing import Iterable
 __all__ = ["collapse_warnings"]
 
 #: a place in a source: ``session.txt:12``, ``/tmp/b/ip-rule.txt:3:7``, ``<stdin>:4``
-_LOC = r"(?:<stdin>|[\w./~+@-]*\.\w+|[\w.~+@-]*/[\w.~+@/-]*):(?P<line>\d+)(?::\d+)?"
+#: (it starts where a word starts: tried inside a long word, it would cost the word's
+#: length at every character of it)
+_LOC = (r"(?<![\w./~+@-])(?:<stdin>|[\w./~+@-]*\.\w+|[\w.~+@-]*/[\w.~+@/-]*)"
+        r":(?P<line>\d+)(?::\d+)?")
 #: what varies between alike warnings: their place, and the preference of the rule they name
 _VARYING = re.compile(rf"(?P<loc>{_LOC})|(?<=\brule )(?P<pref>\d+)\b")
 #: the place as written around it: ``LOC: `` at the start, `` (LOC)`` inside
