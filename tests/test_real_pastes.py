@@ -181,12 +181,6 @@ CORPUS = load_corpus()
 # --------------------------------------------------------------------------
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ('07-wg-quick-unifi-log-failed.txt', 'outcome:route-198.51.100.20'):
-        "the wg-quick log's rollback (ip rule delete, ip link delete dev wg0) is not applied: "
-        "the answer still routes into wg0 by table 51820",
-    ('15-docker-supervisord-log-routes.txt', 'outcome:route-203.0.113.10'):
-        "a table-all listing split in two by log lines: the later piece replaces the earlier "
-        "('table 255 differs'), main's routes are lost and 'table main does not exist' follows",
     ('31-networkd-inline-rule-only-local.md', 'outcome:route-203.0.113.10'):
         "only 'lookup local' is left, so no rule consults main, yet the answer is 'unknown' "
         "and offers 'if table main holds a route' as an alternative (the kernel: ENETUNREACH)",

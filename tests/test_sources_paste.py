@@ -242,6 +242,32 @@ def test_wg_quick_log_lines_cut_short_are_named() -> None:
     assert "ip link add (line 1: cut short)" in w and "wg set wg0 fwmark (line 2)" in w
 
 
+def test_a_failed_wg_quick_rolls_back() -> None:
+    text = ("[#] ip link add wg0 type wireguard\n[#] ip -4 address add 10.8.0.2/24 dev wg0\n"
+            "[#] ip link set mtu 1420 up dev wg0\n"
+            "[#] ip -4 route add 0.0.0.0/0 dev wg0 table 51820\n"
+            "[#] ip -4 rule add not fwmark 51820 table 51820\n"
+            "[#] ip -4 rule add table main suppress_prefixlength 0\n[#] iptables-restore -n\n"
+            "iptables-restore: line 5 failed\n[#] ip -4 rule delete table 51820\n"
+            "[#] ip -4 rule delete table main suppress_prefixlength 0\n"
+            "[#] ip link delete dev wg0\n")
+    h = read(text)
+    assert [r.pref for r in h.rules if r.family == AF_INET] == [0, 32766, 32767]
+    assert not h.links and not h.addresses and not h.routes
+
+
+def test_a_bare_listing_interrupted_by_log_lines_is_one_listing() -> None:
+    text = ("2021-05-09 11:20:55 DEBG 'start-script' stdout output:\n"
+            "default via 10.244.0.1 dev eth0\n"
+            "local 10.244.0.139 dev eth0 table local proto kernel scope host src 10.244.0.139\n"
+            "\n2021-05-09 11:20:55 DEBG 'start-script' stdout output:\n"
+            "local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1\n")
+    h = read(text)
+    assert sorted(str(r.dst) for r in h.routes) == ["0.0.0.0/0", "10.244.0.139/32",
+                                                     "127.0.0.1/32"]
+    assert "lines 1, 5 skipped" in warning(h, "skipped")
+
+
 def test_long_words_split_linearly() -> None:
     assert split_words("sudo ip -4 'route' \"show\" table\\ x # note") == [
         "sudo", "ip", "-4", "route", "show", "table x"]

@@ -320,6 +320,13 @@ def find_listings(text: str, file: str) -> Pasted:
     def open_(cmd: Command, kind: str, prompt: int, given: bool, at: int) -> Listing:
         nonlocal hint
         close()
+        last = listings[-1] if listings else None
+        if (not given and hint is None and last is not None and not last.given
+                and last.kind == kind and kind in ("ip-route", "ip-rule", "ip-addr", "wg-quick")
+                and not any(bound[last.end:at + 1])):
+            # the same bare listing, interrupted by log or prose lines: one listing
+            listings.pop()
+            return last
         h = 0
         if not given and hint is not None and at - hint[1] <= 4 and _cmd_kind(hint[0]) == kind:
             cmd = hint[0]

@@ -80,7 +80,7 @@ def _handled(argv: list[str]) -> bool:
         _, rest = _family(argv[1:])
         return len(rest) >= 2 and any(o.startswith(rest[0]) for o in ("rule", "route", "address",
                                                                         "link")) and \
-            rest[1] in ("add", "replace", "set")
+            rest[1] in ("add", "replace", "set", "delete", "del")
     return (prog == "wg" and len(argv) >= 4 and argv[1] == "set" and "fwmark" in argv[:-1]) \
         or prog == "sysctl"
 
@@ -106,6 +106,27 @@ def _one(c: Collector, argv: list[str], name: str, line: int, rules: dict[int, l
                                               warnings=c.warnings)[0]
             have.append(r)
             have.sort(key=lambda x: x.pref)
+            return 1
+        if len(rest) >= 2 and "rule".startswith(rest[0]) and rest[1] in ("delete", "del"):
+            # fib_nl_delrule(): the first rule (by preference) whose given attributes match
+            fam = fam or AF_INET
+            have = rules.get(fam, [])
+            want = iproute_rule.parse_rules_text(_rule_text(rest[2:], have, pref="0"), name,
+                                                 line, fam, table_names=c.table_names or None)[0]
+            given = _given_fields(rest[2:])
+            for r in sorted(have, key=lambda x: x.pref):
+                if all(getattr(r, f) == getattr(want, f) for f in given if f != "pref"):
+                    have.remove(r)
+                    return 1
+            return 0
+        if len(rest) >= 2 and "link".startswith(rest[0]) and rest[1] in ("delete", "del"):
+            dev = rest[rest.index("dev") + 1] if "dev" in rest[:-1] else rest[2]
+            # unregister_netdevice(): its addresses and the routes through it go too
+            links.pop(dev, None)
+            c.addresses.pop(dev, None)
+            c.partial_routes[:] = [r for r in c.partial_routes
+                                   if all(nh.dev != dev for nh in r.nexthops)]
+            wg.pop(dev, None)
             return 1
         if len(rest) >= 2 and "route".startswith(rest[0]) and rest[1] in ("add", "replace"):
             words = rest[2:]
@@ -196,9 +217,20 @@ def _finish(c: Collector, lst: Listing, name: str, read: int, skipped: list[str]
     return 1 if read else 0
 
 
-def _rule_text(args: list[str], have: list[Rule]) -> str:
+_FIELD_OF = {"table": "table", "lookup": "table", "not": "invert", "fwmark": "fwmark",
+             "from": "src", "to": "dst", "iif": "iif", "oif": "oif",
+             "suppress_prefixlength": "suppress_prefixlength", "pref": "pref",
+             "priority": "pref", "preference": "pref", "order": "pref", "uidrange": "uidrange",
+             "ipproto": "ipproto", "sport": "sport", "dport": "dport"}
+
+
+def _given_fields(args: list[str]) -> list[str]:
+    """The :class:`Rule` fields an ``ip rule delete`` names (the others match anything)."""
+    return list(dict.fromkeys(_FIELD_OF[a] for a in args if a in _FIELD_OF))
+
+
+def _rule_text(args: list[str], have: list[Rule], pref: str | None = None) -> str:
     """``ip rule add`` arguments -> the line ``ip rule`` would print (pref first)."""
-    pref = None
     words: list[str] = []
     k = 0
     while k < len(args):
