@@ -72,7 +72,9 @@ def wgexplain_wheel() -> Path:
     found = sorted(key.glob("wgexplain-*.whl")) if key.is_dir() else []
     if found:
         return found[0]
-    shutil.rmtree(CACHE, ignore_errors=True)  # older builds
+    for old in CACHE.glob("*") if CACHE.is_dir() else ():  # older wheels
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
     key.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="wgx-wheel-") as build:
         proc = subprocess.run(
@@ -146,6 +148,53 @@ def samples() -> dict[str, dict[str, object]]:
     return out
 
 
+#: run by Node at build time: Pyodide builds the nft grammar's LALR tables once, as the
+#: browser would (lark's cache file is keyed by the grammar, lark's and Python's versions)
+_LARK_CACHE_JS = r"""
+const [pyodideDir, ...wheels] = process.argv.slice(1);  // node -e: no script name
+const fs = require("fs");
+(async () => {
+  const { loadPyodide } = require(pyodideDir + "/pyodide.js");
+  const py = await loadPyodide({ indexURL: pyodideDir + "/" });
+  const site = py.runPython("import site; site.getsitepackages()[0]");
+  for (const w of wheels) py.unpackArchive(new Uint8Array(fs.readFileSync(w)), "wheel", { extractDir: site });
+  const path = py.runPython(`
+import glob, tempfile
+from wgexplain.sources import nft
+nft._parser()
+(glob.glob(tempfile.gettempdir() + "/.lark_cache_*") or [""])[0]`);
+  if (!path) throw new Error("lark wrote no cache file");
+  process.stdout.write(JSON.stringify({ path, data: Buffer.from(py.FS.readFile(path)).toString("base64") }));
+})().catch((e) => { console.error(String(e)); process.exit(1); });
+"""
+
+
+def lark_cache(wheels: list[Path]) -> tuple[str, bytes] | None:
+    """The nft grammar's parser tables as Pyodide's lark caches them: (path in Pyodide, bytes).
+
+    Made by Node running the same Pyodide on the same wheels (cached under a hash of
+    the grammar, lark and Pyodide: what lark's own cache key holds). ``None`` without
+    Node: the browser then builds the tables itself (about a second more).
+    """
+    node = shutil.which("node")
+    if node is None:
+        return None
+    h = hashlib.sha256((ROOT / "wgexplain" / "sources" / "nft.lark").read_bytes())
+    h.update(importlib.metadata.version("lark").encode())
+    h.update((NODE / "pyodide" / "package.json").read_bytes())
+    cached = CACHE / f"lark-{h.hexdigest()[:16]}.json"
+    if not cached.is_file():
+        proc = subprocess.run([node, "-e", _LARK_CACHE_JS, str(NODE / "pyodide"), *map(str, wheels)],
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            log.info("playground: no lark cache (%s)", proc.stderr.strip()[-300:])
+            return None
+        CACHE.mkdir(parents=True, exist_ok=True)
+        cached.write_text(proc.stdout)
+    obj = json.loads(cached.read_text())
+    return obj["path"], base64.b64decode(obj["data"])
+
+
 def build_runtime(site: Path) -> dict[str, object]:
     """Copy Pyodide, Graphviz (wasm) and the wheels under ``site/assets/playground``."""
     pyodide = NODE / "pyodide"
@@ -165,7 +214,11 @@ def build_runtime(site: Path) -> dict[str, object]:
         wheels.append(repack(dep, out / "wheels"))
     (out / "examples.json").write_text(json.dumps(samples(), ensure_ascii=False))
     version = json.loads((pyodide / "package.json").read_text())["version"]
-    manifest = {"pyodide": version, "wheels": [f"wheels/{w.name}" for w in wheels]}
+    manifest: dict[str, object] = {"pyodide": version, "wheels": [f"wheels/{w.name}" for w in wheels]}
+    cache = lark_cache(wheels)
+    if cache is not None:
+        (out / "lark-cache.bin").write_bytes(cache[1])
+        manifest["lark_cache"] = {"file": "lark-cache.bin", "path": cache[0]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

@@ -148,6 +148,32 @@ def test_web_path_imports_without_the_cli_libraries() -> None:
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
 
 
+def test_ipv6_without_socket_support_answers_the_same(tmp_path: Path) -> None:
+    """Pyodide's socket refuses AF_INET6 (inet_pton/inet_ntop): web.py's stand-ins give the same answers."""
+    files = SAMPLES["broken/ipv6-leak"]["files"]
+    request = {"files": files, "command": "trace",
+               "packet": {"dst": "2606:4700:4700::1111", "ipproto": "tcp", "dport": "443"}}
+    code = (
+        "import json, socket, sys\n"
+        "pton, ntop = socket.inet_pton, socket.inet_ntop\n"
+        "def no6(f, fn):\n"
+        "    def g(family, x):\n"
+        "        if family == socket.AF_INET6: raise OSError(\"can't use AF_INET6, IPv6 is disabled\")\n"
+        "        return fn(family, x)\n"
+        "    return g\n"
+        "socket.inet_pton, socket.inet_ntop = no6(6, pton), no6(6, ntop)\n"
+        "from wgexplain.web import answer\n"
+        "from wgexplain.sources import iproute_route\n"
+        "assert iproute_route.inet_pton is not pton\n"
+        "print(json.dumps(answer(json.loads(sys.stdin.read()))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(request), capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout)
+    assert got["ok"], got
+    assert got["json"] == cli_json("trace", _source("broken/ipv6-leak"), request["packet"])  # type: ignore[arg-type]
+
+
 def test_repacked_wheel_holds_the_installed_files(tmp_path: Path) -> None:
     import importlib.metadata
 
@@ -227,7 +253,7 @@ def test_playground_answers_the_seed_in_the_page(playground: Any) -> None:
     assert "wg-mullvad" in verdict, verdict
     page.wait_for_selector("#wgx-pg-diagram svg g.node")
     assert page.eval_on_selector("#wgx-pg-diagram svg", "s => s.getBoundingClientRect().width") > 100
-    shown = json.loads(page.eval_on_selector(".wgx-pg-json code", "c => c.textContent"))
+    shown = json.loads(page.eval_on_selector(".wgx-pg-json pre code", "c => c.textContent"))
     assert shown["egress"]["dev"] == "wg-mullvad"
 
     # the mark the Mullvad client's own packets carry: routed around the tunnel
@@ -270,6 +296,6 @@ def test_playground_json_is_the_clis_for_every_sample(playground: Any) -> None:
             page.check(f"#wgx-pg-form input[value={command}]")
             _fill(page, packet)
             _ask(page)
-            shown = page.eval_on_selector(".wgx-pg-json code", "c => c.textContent")
+            shown = page.eval_on_selector(".wgx-pg-json pre code", "c => c.textContent")
             assert json.loads(shown) == cli_json(command, _source(key), packet), (key, command)
     assert errors == [] and outside == []
