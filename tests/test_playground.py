@@ -197,6 +197,7 @@ if HAVE_BROWSER:  # the site served under /wgexplain/, Debian's chromium, the re
 
 in_browser = pytest.mark.browser
 READY_MS = 120_000  # Pyodide's start, on a loaded CI machine
+ANSWER_MS = 120_000  # a `check` runs a dozen traces
 #: the samples whose `check` is also compared in the browser (each runs a dozen traces)
 CHECKED_IN_BROWSER = ("broken/dns-leak", "mullvad/session-en.txt")
 
@@ -233,7 +234,7 @@ def _ask(page: Any) -> None:
     page.click("#wgx-pg-run")
     page.wait_for_function(
         f"(() => {{ const d = document.getElementById('wgx-pg').dataset;"
-        f" return !d.busy && d.answered && d.answered !== '{before}'; }})()")
+        f" return !d.busy && d.answered && d.answered !== '{before}'; }})()", timeout=ANSWER_MS)
 
 
 def _fill(page: Any, fields: dict[str, str]) -> None:
@@ -298,4 +299,27 @@ def test_playground_json_is_the_clis_for_every_sample(playground: Any) -> None:
             _ask(page)
             shown = page.eval_on_selector(".wgx-pg-json pre code", "c => c.textContent")
             assert json.loads(shown) == cli_json(command, _source(key), packet), (key, command)
+    assert errors == [] and outside == []
+
+
+@in_browser
+def test_a_try_it_link_opens_the_pages_packet(browser: Any, site_url: str) -> None:
+    """The fwmark page's "Try it" link: the playground opens with the seed and the marked packet, answered."""
+    _skip_without_browser()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+    _guard(context, site_url, outside)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(site_url + "concepts/fwmark/", wait_until="load")
+        page.click("a.wgx-try-link:has-text('mark 0x6d6f6c65')")
+        page.wait_for_selector("#wgx-pg[data-answered]", timeout=READY_MS)
+        assert page.input_value("#wgx-pg-form [name=mark]") == "0x6d6f6c65"
+        assert page.input_value("#wgx-pg-paste") == (ROOT / SEED).read_text()
+        verdict = page.inner_text("#wgx-pg-answer .wgx-verdict")
+        assert "wlp0s20f3" in verdict and "rule 32766" in verdict, verdict
+    finally:
+        context.close()
     assert errors == [] and outside == []

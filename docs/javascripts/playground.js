@@ -27,7 +27,7 @@
   let current = 0;
   let example = "";          // the sample loaded, while unchanged
   let examples = {};
-  let ready = false, asked = 0, pending = null, timer = null;
+  let ready = false, asked = 0, timer = null, inflight = false, queued = null;
   let vizPromise = null;
 
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
@@ -199,6 +199,8 @@
     const request = { files: files.map((f) => ({ name: f.name, text: f.text })), command: command(), packet: packet() };
     root.dataset.busy = "1";
     waiting.set(id, (result, ms) => {
+      inflight = false;
+      if (queued) { const q = queued; queued = null; send(q.id, q.request); }
       if (id !== asked) return;  // a newer question is on its way
       show(result, ms, request).finally(() => {
         if (id === asked) {
@@ -209,6 +211,15 @@
         }
       });
     });
+    if (inflight) {  // Python answers one at a time: only the latest question waits
+      if (queued) waiting.delete(queued.id);
+      queued = { id, request };
+    }
+    else send(id, request);
+  }
+
+  function send(id, request) {
+    inflight = true;
     worker.postMessage({ type: "ask", id, request });
   }
 
@@ -302,7 +313,9 @@
 
   // ---- start: samples, then what the address asks ---------------------------
   const params = new URLSearchParams(location.search);
-  for (const f of FIELDS) if (params.has(f)) form.elements[f].value = params.get(f);
+  if (params.has("dst")) {  // a link's packet: exactly that, not the form's defaults
+    for (const f of FIELDS) form.elements[f].value = params.get(f) || (f === "direction" ? "out" : f === "state" ? "new" : "");
+  }
   if (params.has("cmd")) {
     const radio = form.querySelector(`input[name=command][value="${CSS.escape(params.get("cmd"))}"]`);
     if (radio) radio.checked = true;
