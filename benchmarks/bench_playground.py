@@ -4,7 +4,7 @@
 Builds the site (or takes ``--site DIR``, an already built one), serves it on
 127.0.0.1 under ``/wgexplain/`` (as a project site is served), and opens the
 playground in a fresh browser context (cold cache) with the seed session and
-its packet in the address (``?example=mullvad/session-en.txt&...``), as a
+its packet in the address (``?example=examples/mullvad/session-en.txt&...``), as a
 "Try it" link does. It measures
 
 * **first answer**: from the start of navigation to the first answer on
@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SEED = "examples/mullvad/session-en.txt"
-QUERY = "example=mullvad/session-en.txt&dst=1.1.1.1&ipproto=tcp&dport=443"
+QUERY = "example=examples/mullvad/session-en.txt&dst=1.1.1.1&ipproto=tcp&dport=443"
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

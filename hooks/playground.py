@@ -137,14 +137,13 @@ def samples() -> dict[str, dict[str, object]]:
     examples = ROOT / "examples"
     for p in sorted(examples.rglob("*")):
         rel = p.relative_to(ROOT).as_posix()
-        key = p.relative_to(examples).as_posix()
         if p.is_file() and p.suffix == ".txt" and p.parent.parent == examples and p.stem.startswith("session"):
-            out[key] = {"label": f"{key} (a pasted session)",
+            out[rel] = {"label": f"{rel} (a pasted session)",
                         "files": [{"name": rel, "text": p.read_text(encoding="utf-8")}]}
         elif p.is_dir() and any(p.glob("ip-rule.*")):
             files = [{"name": f.relative_to(ROOT).as_posix(), "text": f.read_text(encoding="utf-8")}
                      for f in sorted(p.iterdir()) if f.is_file()]
-            out[key] = {"label": f"{key} (a bundle, {len(files)} files)", "files": files}
+            out[rel] = {"label": f"{rel} (a bundle, {len(files)} files)", "files": files}
     return out
 
 

@@ -96,9 +96,9 @@ def _source(key: str) -> str:
 
 
 def test_samples_are_every_bundle_and_session() -> None:
-    bundles = {p.parent.relative_to(ROOT / "examples").as_posix() for p in (ROOT / "examples").rglob("ip-rule.*")}
+    bundles = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("ip-rule.*")}
     assert bundles and bundles <= set(SAMPLES)
-    assert "mullvad/session-en.txt" in SAMPLES
+    assert SEED in SAMPLES
 
 
 @pytest.mark.parametrize("key", sorted(SAMPLES))
@@ -150,7 +150,7 @@ def test_web_path_imports_without_the_cli_libraries() -> None:
 
 def test_ipv6_without_socket_support_answers_the_same(tmp_path: Path) -> None:
     """Pyodide's socket refuses AF_INET6 (inet_pton/inet_ntop): web.py's stand-ins give the same answers."""
-    files = SAMPLES["broken/ipv6-leak"]["files"]
+    files = SAMPLES["examples/broken/ipv6-leak"]["files"]
     request = {"files": files, "command": "trace",
                "packet": {"dst": "2606:4700:4700::1111", "ipproto": "tcp", "dport": "443"}}
     code = (
@@ -171,7 +171,7 @@ def test_ipv6_without_socket_support_answers_the_same(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout)
     assert got["ok"], got
-    assert got["json"] == cli_json("trace", _source("broken/ipv6-leak"), request["packet"])  # type: ignore[arg-type]
+    assert got["json"] == cli_json("trace", _source("examples/broken/ipv6-leak"), request["packet"])  # type: ignore[arg-type]
 
 
 def test_repacked_wheel_holds_the_installed_files(tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ in_browser = pytest.mark.browser
 READY_MS = 120_000  # Pyodide's start, on a loaded CI machine
 ANSWER_MS = 120_000  # a `check` runs a dozen traces
 #: the samples whose `check` is also compared in the browser (each runs a dozen traces)
-CHECKED_IN_BROWSER = ("broken/dns-leak", "mullvad/session-en.txt")
+CHECKED_IN_BROWSER = ("examples/broken/dns-leak", SEED)
 
 
 def _skip_without_browser() -> None:
