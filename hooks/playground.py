@@ -17,8 +17,8 @@ runs wgexplain in the reader's browser. After the build this hook puts under
 
 The wheel of wgexplain is cached in ``.cache/playground/`` under a hash of
 the package's files, so ``mkdocs serve`` rebuilds it only when the code changes.
-A missing ``node_modules`` fails the build (``mkdocs build --strict``) with
-what to run.
+A missing ``node_modules`` is installed (``npm ci``); if that fails too, the
+build fails (``mkdocs build --strict``) saying what to run.
 """
 
 from __future__ import annotations
@@ -194,10 +194,27 @@ def lark_cache(wheels: list[Path]) -> tuple[str, bytes] | None:
     return obj["path"], base64.b64decode(obj["data"])
 
 
+def npm_ci() -> None:
+    """``npm ci`` (package-lock.json) when node_modules lacks the runtime: a checkout
+    set up before the playground existed builds without a second setup step."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return
+    log.info("playground: node_modules is missing: running npm ci")
+    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode == 0:
+        (NODE / ".wgexplain-installed").touch()  # scripts/setup's stamp
+    else:
+        log.info("playground: npm ci failed: %s", proc.stderr.strip()[-500:])
+
+
 def build_runtime(site: Path) -> dict[str, object]:
     """Copy Pyodide, Graphviz (wasm) and the wheels under ``site/assets/playground``."""
     pyodide = NODE / "pyodide"
     viz = NODE / VIZ_FILE
+    if not (pyodide / "pyodide.mjs").is_file() or not viz.is_file():
+        npm_ci()
     if not (pyodide / "pyodide.mjs").is_file() or not viz.is_file():
         raise FileNotFoundError("node_modules/pyodide or @viz-js/viz is missing: run `npm ci` "
                                 "(scripts/setup does) in the repository")
