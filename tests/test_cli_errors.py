@@ -376,7 +376,7 @@ def test_batch_file_that_is_no_text_file(tmp_path: Path, kind: str, got: str) ->
 
 @pytest.mark.parametrize("paste,line,needle", [
     ('$ ip -j addr\n[{"ifindex":"x","ifname":"eth0","flags":[],"addr_info":[]}]\n', 2, "ifindex"),
-    ('$ ip -j rule\n[{"priority":1,"src":"all","table":"main","uid_start":"x"}]\n', 2, "rule object"),
+    ('$ ip -j rule\n[{"priority":1,"src":"all","table":"main","uid_start":"x"}]\n', 2, "uid_start"),
     ("$ sysctl net.ipv4.ip_forward\nnet.ipv4.ip_forward = banana\n", 2, "net.ipv4.ip_forward"),
     ("$ cat /proc/sys/net/ipv4/conf/all/src_valid_mark\nyes\n", 2, "src_valid_mark"),
 ])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def _load_raw(source: str | os.PathLike[str], *, text: str | None,
     name = os.fspath(source)
     if text is None:
         if name == "-":
-            text = sys.stdin.read()
+            # bytes, decoded as files are: invalid UTF-8 is replaced, never a
+            # UnicodeDecodeError (strict stdin) nor lone surrogates (surrogateescape stdin)
+            buf = getattr(sys.stdin, "buffer", None)
+            text = buf.read().decode("utf-8", "replace") if buf is not None else sys.stdin.read()
             name = "<stdin>"
         else:
             p = Path(name)
@@ -100,6 +104,7 @@ def read_text(text: str, name: str, *, table_names: dict[str, int] | None = None
     """Decide what ``text`` is (session, one bundle file, a ruleset) and read it."""
     from wgexplain.sources import bundle
 
+    text = without_surrogates(text)
     base = os.path.basename(name)
     # a pasted session saved as wg.txt, ip-route.txt...: bundle files hold no command lines
     # (an nft file may: '# nft list ruleset' is also an nft comment)
@@ -123,6 +128,16 @@ def read_text(text: str, name: str, *, table_names: dict[str, int] | None = None
         return c.host()
     # a paste without prompts: listings found by their shape (sources.paste)
     return read_session(text, name, table_names=table_names)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (text decoded with ``surrogateescape``: invalid
+    UTF-8 read from a terminal) replaced by U+FFFD, as a file's invalid bytes are:
+    a device name holding one could not be printed."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _looks_like_nft(text: str) -> bool:

@@ -101,13 +101,14 @@ def parse_addr_text(text: str, file: str, first_line: int = 1, *,
             return DumpError(file, lineno, expected, got=got, column=col + 1 if col >= 0 else None)
 
         if line[:1] not in (" ", "\t"):
-            if not (t0.endswith(":") and t0[:-1].isdigit()) or len(toks) < 2:
+            index_v = rtnames.dec(t0[:-1], 1, 0x7FFFFFFF) if t0.endswith(":") else None
+            if index_v is None or len(toks) < 2:
                 if len(toks) >= 2 and toks[1] in ("UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN",
                                                   "DORMANT", "NOTPRESENT", "TESTING"):
                     raise err("ip addr/link output without -br (brief output drops scopes and "
                               "flags: paste 'ip addr' instead)", line.strip())
                 raise err("a link header like '2: eth0: <BROADCAST,UP> mtu 1500 ...'", t0)
-            index = int(t0[:-1])
+            index = index_v
             name = toks[1]
             onel = not name.endswith(":")  # "-o addr": "2: eth0    inet ..."
             name = name.rstrip(":")
@@ -182,9 +183,10 @@ def _header(cur: _Link, toks: list[str], err: Any) -> None:
         if v is None:
             raise err(f"a value after '{t}'", t)
         if t == "mtu":
-            if not v.isdigit():
-                raise err("a number after 'mtu'", v)
-            cur.mtu = int(v)
+            mtu = rtnames.dec(v)  # dev->mtu: an unsigned int
+            if mtu is None:
+                raise err("a number from 0 to 4294967295 after 'mtu'", v)
+            cur.mtu = mtu
         elif t == "state":
             cur.state = v
         elif t == "master":
@@ -253,7 +255,7 @@ def _addr_line(toks: list[str], dev: str, file: str, lineno: int, line: str) -> 
                 raise err("a scope after 'scope'", t)
             s = toks[k]
             k += 1
-            if s not in _SCOPES and not s.isdigit():
+            if s not in _SCOPES and rtnames.dec(s, 0, 255) is None:
                 raise err("a scope (global, link, host, site, nowhere or a number)", s)
             scope = "global" if s == "universe" else s
         elif t in ADDR_FLAGS:
@@ -278,7 +280,7 @@ def parse_addr_json(text: str, file: str, first_line: int = 1) -> tuple[list[Lin
                                   "a JSON array of links (ip -j addr / ip -j link)"):
         if isinstance(obj, dict) and "ifname" not in obj and isinstance(obj.get("addr_info"), list):
             for ai in obj["addr_info"]:  # ip -j -o addr: each address names its device
-                if not isinstance(ai, dict) or "dev" not in ai:
+                if not isinstance(ai, dict) or not isinstance(ai.get("dev"), str):
                     raise DumpError(file, lineno, "an addr_info object with 'dev'",
                                     got=json.dumps(ai)[:60])
                 addrs.append(_addr_json(ai, str(ai["dev"]), file, lineno))
@@ -286,11 +288,27 @@ def parse_addr_json(text: str, file: str, first_line: int = 1) -> tuple[list[Lin
         if not isinstance(obj, dict) or "ifname" not in obj or "ifindex" not in obj:
             raise DumpError(file, lineno, "a link object with 'ifindex' and 'ifname'",
                             got=json.dumps(obj)[:60])
-        for key in ("ifindex", "mtu"):
-            if key in obj and (not isinstance(obj[key], int) or isinstance(obj[key], bool)):
+        if not isinstance(obj["ifname"], str):
+            raise DumpError(file, lineno, "a device name for 'ifname'",
+                            got=json.dumps(obj["ifname"])[:60])
+        for key, lo in (("ifindex", 1), ("mtu", 0)):
+            if key in obj and (not isinstance(obj[key], int) or isinstance(obj[key], bool)
+                               or not lo <= obj[key] <= (0x7FFFFFFF if lo else rtnames.U32)):
                 raise DumpError(file, lineno, f"a number for '{key}' of {obj['ifname']}",
                                 got=json.dumps(obj[key])[:60])
-        name = str(obj["ifname"])
+        for key in ("operstate", "link_type", "address", "master"):
+            if obj.get(key) is not None and not isinstance(obj[key], str):
+                raise DumpError(file, lineno, f"a string for '{key}' of {obj['ifname']}",
+                                got=json.dumps(obj[key])[:60])
+        flags = obj.get("flags") or []
+        if not isinstance(flags, list) or not all(isinstance(x, str) for x in flags):
+            raise DumpError(file, lineno, f"a list of flag names for 'flags' of {obj['ifname']}",
+                            got=json.dumps(obj.get("flags"))[:60])
+        infos = obj.get("addr_info") or []
+        if not isinstance(infos, list):
+            raise DumpError(file, lineno, f"a list for 'addr_info' of {obj['ifname']}",
+                            got=json.dumps(infos)[:60])
+        name = obj["ifname"]
         if "flags" in obj:  # "-o addr"-like objects without link facts have no flags
             g = rtnames.group(str(obj.get("group", "default")))
             if g is None:
@@ -298,12 +316,15 @@ def parse_addr_json(text: str, file: str, first_line: int = 1) -> tuple[list[Lin
             kind = None
             if isinstance(obj.get("linkinfo"), dict):
                 kind = obj["linkinfo"].get("info_kind")
+                if kind is not None and not isinstance(kind, str):
+                    raise DumpError(file, lineno, "a device kind for 'info_kind'",
+                                    got=json.dumps(kind)[:60])
             links.append(Link(index=int(obj["ifindex"]), name=name,
-                              flags=frozenset(obj.get("flags") or ()), mtu=obj.get("mtu"),
+                              flags=frozenset(flags), mtu=obj.get("mtu"),
                               state=obj.get("operstate"), link_type=obj.get("link_type"),
                               address=obj.get("address"), kind=kind, master=obj.get("master"),
                               group=g, origin=Origin(file, lineno)))
-        for ai in obj.get("addr_info") or ():
+        for ai in infos:
             addrs.append(_addr_json(ai, name, file, lineno))
     return links, addrs
 
@@ -313,6 +334,12 @@ def _addr_json(ai: Any, dev: str, file: str, lineno: int) -> Address:
         raise DumpError(file, lineno, "an addr_info object with 'family' and 'local'",
                         got=json.dumps(ai)[:60])
     plen = ai.get("prefixlen")
+    if isinstance(plen, bool) or not isinstance(plen, int) or not 0 <= plen <= 128 \
+            or not all(isinstance(ai.get(k, ""), str) for k in ("local", "address", "broadcast",
+                                                                   "scope", "label")):
+        raise DumpError(file, lineno, "an addr_info object as 'ip -j addr' prints it (strings "
+                        "for addresses, scope and label, a number 'prefixlen')",
+                        got=json.dumps(ai)[:60])
     try:
         peer = None
         if "address" in ai:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from array import array
 from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
 from typing import Any, Iterator, Sequence, overload
@@ -35,6 +36,10 @@ _METRICS = frozenset({"mtu", "window", "rtt", "rttvar", "ssthresh", "cwnd", "adv
                       "reordering", "hoplimit", "initcwnd", "features", "rto_min", "initrwnd",
                       "quickack", "congctl", "fastopen_no_cookie"})
 _MS_METRICS = frozenset({"rtt", "rttvar", "rto_min"})
+#: metrics ``print_rta_metrics()`` prints as a plain u32
+_U32_METRICS = frozenset({"mtu", "window", "ssthresh", "cwnd", "advmss", "reordering",
+                          "hoplimit", "initcwnd", "initrwnd", "quickack", "fastopen_no_cookie"})
+_MS_VALUE = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?m?s")
 #: single-value attributes kept in ``extra`` (cache info, marks, uid, iif...)
 _KEEP1 = frozenset({"nhid", "mark", "uid", "iif", "error", "users", "used", "age", "ipid",
                     "ts", "tsage", "realm", "realms", "ttl-propogate"})
@@ -87,6 +92,14 @@ def _addr(ctx: _Ctx, text: str, family: int | None) -> tuple[Any, int] | None:
     return res
 
 
+def _plen(text: str) -> int:
+    """A prefix length (0..128, ASCII digits as iproute2 prints them), else ValueError."""
+    p = _PLENS.get(text)
+    if p is None:
+        raise ValueError(text)
+    return p
+
+
 def _dst(text: str, family: int | None) -> tuple[Any, int] | None:
     """``default``, ``A.B.C.D[/N]``, ``X::Y[/N]`` -> (network, family); None if not one."""
     if text == "default":
@@ -96,14 +109,14 @@ def _dst(text: str, family: int | None) -> tuple[Any, int] | None:
     addr, sep, plen_s = text.partition("/")
     try:
         if ":" in addr:
-            plen = int(plen_s) if sep else 128
+            plen = _plen(plen_s) if sep else 128
             if not 0 <= plen <= 128:
                 return None
             net = _fast.net6(_fast.ip6_int(addr), plen)
             return (net, AF_INET6) if net is not None else None
         if addr == "0" and sep:  # "0/8": RTA_DST absent but a length set
             addr = "0.0.0.0"
-        plen = int(plen_s) if sep else 32
+        plen = _plen(plen_s) if sep else 32
         if not 0 <= plen <= 32:
             return None
         net4 = _fast.net4(_fast.ip4_int(addr), plen)
@@ -124,7 +137,7 @@ def _metric_value(key: str, value: str) -> str:
         if value.endswith("s"):
             try:
                 return str(int(round(float(value[:-1]) * 1000)))
-            except ValueError:
+            except (ValueError, OverflowError):
                 return value
     return value
 
@@ -158,6 +171,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
     tails: dict[Any, int] = {}  # the text after dst (unicast) or (type, text) -> tail id
     tails_get = tails.get
     tail_list: list[tuple[Any, ...]] = []
+    tail_fams: list[int] = []  # per tail: the family its src/via addresses imply, or 0
     dsts: list[int] = []
     plens = bytearray()
     fams = bytearray()
@@ -200,13 +214,13 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                 try:  # as in the loop below; the rare "0/8" is handled when inet_pton fails
                     if ":" in addr:
                         dfam = AF_INET6
-                        plen = (plen_of(plen_s) or int(plen_s)) if sep else 128
+                        plen = (plen_of(plen_s) or _plen(plen_s)) if sep else 128
                         value = from_bytes(inet_pton(_SOCK_AF_INET6, addr))
                         if plen < 0 or value & masks6[plen] != value:  # host bits: not a network
                             value = -1
                     else:
                         dfam = AF_INET
-                        plen = (plen_of(plen_s) or int(plen_s)) if sep else 32
+                        plen = (plen_of(plen_s) or _plen(plen_s)) if sep else 32
                         value = from_bytes(inet_pton(_SOCK_AF_INET, addr))
                         if plen < 0 or value & masks4[plen] != value:
                             value = -1
@@ -220,15 +234,19 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             tid = tails_get(key)
             if tid is None:
                 before = len(warnings) if warnings is not None else 0
-                tpl = _parse_tail(ctx, rtype, head, rest, line, lineno, family, default_table, dev)
+                tpl, implied = _parse_tail(ctx, rtype, head, rest, line, lineno, family,
+                                           default_table, dev)
                 tid = len(tail_list)
                 tail_list.append((rtype,) + tpl)
+                tail_fams.append(implied)
                 if warnings is None or len(warnings) == before:
                     tails[key] = tid
             if dfam:
                 fam = dfam
                 if family is not None and dfam != family:
                     raise _family_err(ctx, lineno, line, family, head)
+                if tail_fams[tid] not in (0, dfam):  # src/via of the other family
+                    raise _mixed_err(ctx, lineno, line, dfam)
             else:
                 fam = tail_list[tid][1]
                 if family is not None and fam != family:
@@ -278,7 +296,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                 value = -1
                 try:
                     if ":" in addr:
-                        plen = int(plen_s) if sep else 128
+                        plen = _plen(plen_s) if sep else 128
                         value = from_bytes(inet_pton(_SOCK_AF_INET6, addr))
                         if plen < 0 or value & masks6[plen] != value:  # host bits: not a network
                             value = -1
@@ -286,7 +304,7 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
                     else:
                         if addr == "0" and sep:  # "0/8": RTA_DST absent but a length set
                             addr = "0.0.0.0"
-                        plen = int(plen_s) if sep else 32
+                        plen = _plen(plen_s) if sep else 32
                         value = from_bytes(inet_pton(_SOCK_AF_INET, addr))
                         if plen < 0 or value & masks4[plen] != value:
                             value = -1
@@ -298,15 +316,19 @@ def parse_routes_text(text: str, file: str, first_line: int = 1, family: int | N
             tid = tails_get(key)
             if tid is None:
                 before = len(warnings) if warnings is not None else 0
-                tpl = _parse_tail(ctx, rtype, head, rest, line, lineno, family, default_table, dev)
+                tpl, implied = _parse_tail(ctx, rtype, head, rest, line, lineno, family,
+                                           default_table, dev)
                 tid = len(tail_list)
                 tail_list.append((rtype,) + tpl)
+                tail_fams.append(implied)
                 if warnings is None or len(warnings) == before:
                     tails[key] = tid
             if dfam:
                 fam = dfam
                 if family is not None and dfam != family:
                     raise _family_err(ctx, lineno, line, family, head)
+                if tail_fams[tid] not in (0, dfam):  # src/via of the other family
+                    raise _mixed_err(ctx, lineno, line, dfam)
             else:
                 fam = tail_list[tid][1]
                 if family is not None and fam != family:
@@ -328,6 +350,12 @@ def _dst_err(ctx: _Ctx, lineno: int, line: str, head: str, rtype: str) -> DumpEr
         return _err(ctx, lineno, line, "a route line before its 'nexthop' lines", head)
     return _err(ctx, lineno, line, "a route destination (default, an address or prefix"
                 + (", or a route type" if rtype == "unicast" else "") + ")", head)
+
+
+def _mixed_err(ctx: _Ctx, lineno: int, line: str, dfam: int) -> DumpError:
+    v = "IPv4" if dfam == AF_INET else "IPv6"
+    return _err(ctx, lineno, line, f"a source and gateway of the destination's family ({v}; a "
+                "gateway of the other family is printed 'via inet6 ...')", line.strip())
 
 
 def _family_err(ctx: _Ctx, lineno: int, line: str, family: int, got: str) -> DumpError:
@@ -498,8 +526,10 @@ class RouteColumns(Sequence[Route]):
 
 
 def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno: int,
-                family: int | None, default_table: int, dev: str | None) -> tuple[Any, ...]:
-    """Everything after the destination -> the route's fields but ``dst`` and ``origin``.
+                family: int | None, default_table: int, dev: str | None
+                ) -> tuple[tuple[Any, ...], int]:
+    """Everything after the destination -> the route's fields but ``dst`` and ``origin``,
+    and the family its ``src``/``via`` addresses imply (0: none).
 
     The family returned is the one the tail implies (gateway, ``src``,
     ``pref``), else the listing's, else IPv4; the destination's own family
@@ -548,6 +578,9 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
             gw = a[0]
             if fam is None and not explicit:
                 fam = a[1]
+            elif not explicit and fam != a[1]:
+                raise _err(ctx, lineno, line, "a gateway of the route's family (or 'via inet6 ...')",
+                           v)
         elif t == "proto":
             if k >= ntoks:
                 raise _err(ctx, lineno, line, "a protocol after 'proto'", t)
@@ -568,9 +601,11 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
                 s = rtnames.SCOPE_NAMES.get(sn, s)
             scope = s
         elif t == "metric":
-            if k >= ntoks or not toks[k].isdigit():
-                raise _err(ctx, lineno, line, "a number after 'metric'", toks[k] if k < ntoks else t)
-            metric = int(toks[k])
+            mv = rtnames.dec(toks[k]) if k < ntoks else None  # RTA_PRIORITY: a u32
+            if mv is None:
+                raise _err(ctx, lineno, line, "a number from 0 to 4294967295 after 'metric'",
+                           toks[k] if k < ntoks else t)
+            metric = mv
             k += 1
         elif t == "src":
             if k >= ntoks:
@@ -581,6 +616,8 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
             prefsrc = a[0]
             if fam is None:
                 fam = a[1]
+            elif fam != a[1]:
+                raise _err(ctx, lineno, line, "a source address of the route's family", toks[k])
             k += 1
         elif t == "table":
             if k >= ntoks:
@@ -612,26 +649,28 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
             weight = 1
             nflags = None
         elif t == "weight":
-            if k >= ntoks or not toks[k].isdigit() or hops is None:
-                raise _err(ctx, lineno, line, "'weight N' inside a 'nexthop'", t)
-            weight = int(toks[k])
+            wv = rtnames.dec(toks[k], 1, 256) if k < ntoks else None  # rtnh_hops + 1
+            if wv is None or hops is None:
+                raise _err(ctx, lineno, line, "'weight N' (1 to 256) inside a 'nexthop'",
+                           toks[k] if k < ntoks and hops is not None else t)
+            weight = wv
             k += 1
         elif t == "pref":
             if k >= ntoks:
                 raise _err(ctx, lineno, line, "low, medium or high after 'pref'", t)
             pref = toks[k]
             k += 1
-            if pref not in _PREFS and not pref.isdigit():
+            if pref not in _PREFS and rtnames.dec(pref, 0, 255) is None:
                 raise _err(ctx, lineno, line, "low, medium or high after 'pref'", pref)
             if fam is None:
                 fam = AF_INET6
         elif t == "expires":
             v = toks[k] if k < ntoks else ""
             k += 1
-            num = v[:-3] if v.endswith("sec") else v
-            if not num.lstrip("-").isdigit():
+            ev = rtnames.dec(v[:-3] if v.endswith("sec") else v, *rtnames.S32)
+            if ev is None:
                 raise _err(ctx, lineno, line, "'expires Nsec'", v or t)
-            expires = int(num)
+            expires = ev
         elif t == "tos" or t == "dsfield":
             v = toks[k] if k < ntoks else ""
             k += 1
@@ -650,6 +689,10 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
                 k += 1
             if not v:
                 raise _err(ctx, lineno, line, f"a value after '{t}'", t)
+            if t in _U32_METRICS and rtnames.dec(v) is None:
+                raise _err(ctx, lineno, line, f"a number from 0 to 4294967295 after '{t}'", v)
+            if t in _MS_METRICS and not _MS_VALUE.fullmatch(v):
+                raise _err(ctx, lineno, line, f"a time like 10ms or 1.5s after '{t}'", v)
             extra.append((t, _metric_value(t, v)))
         elif t in _KEEP1:
             if k >= ntoks:
@@ -684,6 +727,7 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
                        "cache)", t)
         else:
             raise _err(ctx, lineno, line, _EXPECT_ATTR, t)
+    implied = fam or 0
     if fam is None:
         fam = family if family is not None else AF_INET
     elif family is not None and fam != family and dst_s == "default":
@@ -707,7 +751,7 @@ def _parse_tail(ctx: _Ctx, rtype: str, dst_s: str, rest: str, line: str, lineno:
             lst.append(nh)
         nexthops = tuple(lst)
     return (fam, tbl, tos, metric, protocol, scope, prefsrc, nexthops, rfs, pref, expires,
-            tuple(extra) if extra else ())
+            tuple(extra) if extra else ()), implied
 
 
 # --------------------------------------------------------------------------- JSON
@@ -737,7 +781,7 @@ def parse_routes_json(text: str, file: str, first_line: int = 1, family: int | N
 def _jstr(ctx: _Ctx, obj: dict[str, Any], key: str, lineno: int) -> str:
     v = obj[key]
     if isinstance(v, bool) or not isinstance(v, (str, int)):
-        raise DumpError(ctx.file, lineno, f"a string or number for {key!r}", got=repr(v))
+        raise DumpError(ctx.file, lineno, f"a string or number for {key!r}", got=repr(v)[:60])
     return str(v)
 
 
@@ -802,7 +846,7 @@ def _route_from_json(ctx: _Ctx, obj: Any, lineno: int, family: int | None, defau
         pref = _jstr(ctx, obj, "pref", lineno)
         if not fam_known:
             fam, fam_known = AF_INET6, True
-    expires = _int(ctx, obj, "expires", lineno, None) if "expires" in obj else None
+    expires = _int(ctx, obj, "expires", lineno, None, *rtnames.S32) if "expires" in obj else None
     rflags = _flags(ctx, obj, lineno)
     extra: list[tuple[str, str]] = []
     for key in ("nhid", "mark", "uid", "iif", "error", "users", "used", "age", "ipid", "ts",
@@ -831,21 +875,24 @@ def _route_from_json(ctx: _Ctx, obj: Any, lineno: int, family: int | None, defau
             for mk, mv in m.items():
                 extra.append((str(mk), str(mv)))
 
-    def hop(h: dict[str, Any], flags: frozenset[str], weight: int) -> Nexthop:
+    def hop(h: Any, flags: frozenset[str], weight: int) -> Nexthop:
         gw = None
         if "gateway" in h:
             gw = addr("gateway", h["gateway"])
         elif "via" in h:
             v = h["via"]
             gw = addr("via", v.get("host") if isinstance(v, dict) else v)
-        hdev = str(h["dev"]) if "dev" in h else None
+        if "dev" in h and not isinstance(h["dev"], str):
+            raise DumpError(ctx.file, lineno, "a device name for 'dev'", got=repr(h["dev"])[:60])
+        hdev = h["dev"] if "dev" in h else None
         return _fast.make_nexthop(gw, hdev, weight, "onlink" in flags, flags)
 
     if "nexthops" in obj:
         hs = obj["nexthops"]
-        if not isinstance(hs, list) or not hs:
-            raise DumpError(ctx.file, lineno, "a non-empty list for 'nexthops'", got=repr(hs)[:60])
-        nexthops = tuple(hop(h, _flags(ctx, h, lineno), _int(ctx, h, "weight", lineno, 1))
+        if not isinstance(hs, list) or not hs or not all(isinstance(h, dict) for h in hs):
+            raise DumpError(ctx.file, lineno, "a non-empty list of objects for 'nexthops'",
+                            got=repr(hs)[:60])
+        nexthops = tuple(hop(h, _flags(ctx, h, lineno), _int(ctx, h, "weight", lineno, 1, 1, 256))
                          for h in hs)
     else:
         nh = hop(obj, rflags, 1)
@@ -859,17 +906,29 @@ def _route_from_json(ctx: _Ctx, obj: Any, lineno: int, family: int | None, defau
         fam = family
     if fam == AF_INET6 and net.version == 4:
         net = _fast.net6(0, 0)
+    want = 4 if fam == AF_INET else 6
+    for nh in nexthops:
+        if nh.gateway is not None and nh.gateway.version != want and "via" not in obj and not \
+                any("via" in h for h in obj.get("nexthops", ())):
+            raise DumpError(ctx.file, lineno, "a gateway of the route's family (or 'via')",
+                            got=str(nh.gateway))
+    if prefsrc is not None and prefsrc.version != want:
+        raise DumpError(ctx.file, lineno, "a source address ('prefsrc') of the route's family",
+                        got=str(prefsrc))
     return _fast.make_route(fam, tbl, net, rtype, tos, metric, protocol, scope, prefsrc,
                             nexthops, rflags, pref, expires, tuple(extra),
                             _fast.make_origin(ctx.file, lineno))
 
 
-def _int(ctx: _Ctx, obj: dict[str, Any], key: str, lineno: int, default: Any) -> Any:
+def _int(ctx: _Ctx, obj: dict[str, Any], key: str, lineno: int, default: Any,
+         lo: int = 0, hi: int = rtnames.U32) -> Any:
+    """A JSON integer in ``lo..hi`` (metric: u32, weight 1..256, expires: s32)."""
     if key not in obj:
         return default
     v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise DumpError(ctx.file, lineno, f"a number for {key!r}", got=repr(v))
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise DumpError(ctx.file, lineno, f"a number from {lo} to {hi} for {key!r}",
+                        got=repr(v)[:60])
     return v
 
 

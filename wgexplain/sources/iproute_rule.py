@@ -29,20 +29,25 @@ def _net(text: str, family: int, plen: int | None = None) -> Any:
     addr, sep, p = text.partition("/")
     if addr == "0" and (sep or plen is not None):  # "from 0/8": no address but a length
         addr = "0.0.0.0" if family == AF_INET else "::"
-    try:
+    if plen is None:
+        plen = rtnames.dec(p, 0, 128) if sep else (32 if family == AF_INET else 128)
         if plen is None:
-            plen = int(p) if sep else (32 if family == AF_INET else 128)
+            return None
+    try:
         cls = ipaddress.IPv4Network if family == AF_INET else ipaddress.IPv6Network
         return cls(f"{addr}/{plen}")
     except ValueError:
         return None
 
 
-def _range(text: str) -> tuple[int, int] | None:
+def _range(text: str, hi: int = rtnames.U32) -> tuple[int, int] | None:
+    """``A`` or ``A-B`` (uid range: u32, ports: u16), ASCII digits."""
     a, sep, b = text.partition("-")
-    if not a.isdigit() or (sep and not b.isdigit()):
+    lo_v = rtnames.dec(a, 0, hi)
+    hi_v = rtnames.dec(b, 0, hi) if sep else lo_v
+    if lo_v is None or hi_v is None:
         return None
-    return (int(a), int(b) if sep else int(a))
+    return (lo_v, hi_v)
 
 
 def parse_rules_text(text: str, file: str, first_line: int = 1, family: int = AF_INET, *,
@@ -65,9 +70,10 @@ def _rule_from_text(line: str, file: str, lineno: int, family: int,
 
     toks = line.split()
     head = toks[0]
-    if not head.endswith(":") or not head[:-1].isdigit():
-        raise err("a rule preference like '32766:'", head)
-    f: dict[str, Any] = {"family": family, "pref": int(head[:-1])}
+    pref = rtnames.dec(head[:-1]) if head.endswith(":") else None
+    if pref is None:  # FRA_PRIORITY: a u32
+        raise err("a rule preference like '32766:' (0 to 4294967295)", head)
+    f: dict[str, Any] = {"family": family, "pref": pref}
     k = 1
     n = len(toks)
 
@@ -103,8 +109,8 @@ def _rule_from_text(line: str, file: str, lineno: int, family: int,
         elif t == "fwmark":
             v = value("a mark after 'fwmark'")
             m, sep, mask = v.partition("/")
-            mv = rtnames.parse_int(m)
-            mk = rtnames.parse_int(mask) if sep else None
+            mv = rtnames.parse_int(m, rtnames.U32)
+            mk = rtnames.parse_int(mask, rtnames.U32) if sep else None
             if mv is None or (sep and mk is None):
                 raise err("a mark like 0x6d6f6c65 or 0x10/0xff", v)
             f["fwmark"] = mv
@@ -141,16 +147,17 @@ def _rule_from_text(line: str, file: str, lineno: int, family: int,
             f["ipproto"] = p
         elif t in ("sport", "dport"):
             v = value(f"a port or range after '{t}'")
-            r = _range(v)
+            r = _range(v, 0xFFFF)
             if r is None:
                 raise err("a port like 53 or a range like 1000-2000", v)
             f[t] = r
         elif t == "suppress_prefixlength":
             v = value("a number after 'suppress_prefixlength'")
-            if not v.lstrip("-").isdigit():
+            sp = rtnames.dec(v, *rtnames.S32)  # an int in struct fib_rule, printed with %d
+            if sp is None:
                 raise err("a prefix length", v)
-            if int(v) != -1:
-                f["suppress_prefixlength"] = int(v)
+            if sp != -1:
+                f["suppress_prefixlength"] = sp
         elif t == "suppress_ifgroup":
             v = value("a group after 'suppress_ifgroup'")
             g = rtnames.group(v)
@@ -161,9 +168,10 @@ def _rule_from_text(line: str, file: str, lineno: int, family: int,
             v = value("a preference after 'goto'")
             f["action"] = "goto"
             if v != "none":
-                if not v.isdigit():
+                target = rtnames.dec(v)
+                if target is None:
                     raise err("a rule preference after 'goto'", v)
-                f["goto"] = int(v)
+                f["goto"] = target
             if k < n and toks[k] == "[unresolved]":
                 k += 1
         elif t == "nop":
@@ -217,7 +225,7 @@ def parse_rules_json(text: str, file: str, first_line: int = 1, family: int = AF
     for obj, lineno in json_items(text, file, first_line, "a JSON array of rules (ip -j rule)"):
         try:
             out.append(_rule_from_json(obj, file, lineno, family, table_names, warnings))
-        except (ValueError, TypeError, KeyError) as e:  # a number that is none, a missing pair
+        except (ValueError, TypeError, KeyError, OverflowError) as e:  # a missing pair...
             raise DumpError(file, lineno, "a rule object as 'ip -j rule' prints it "
                             f"({type(e).__name__}: {e})", got=json.dumps(obj)[:60]) from None
     return out
@@ -231,24 +239,39 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
     if bad:
         raise DumpError(file, lineno, "a key 'ip -j rule' prints (priority, src, table, fwmark, "
                         "...)", got=bad[0])
-    if not isinstance(obj.get("priority"), int):
-        raise DumpError(file, lineno, "a rule object with a numeric 'priority'",
+    pri = obj.get("priority")
+    if isinstance(pri, bool) or not isinstance(pri, int) or not 0 <= pri <= rtnames.U32:
+        raise DumpError(file, lineno, "a rule object with a numeric 'priority' (0 to 4294967295)",
                         got=json.dumps(obj)[:60])
-    pref = obj["priority"]
+    pref = pri
     f: dict[str, Any] = {"family": family, "pref": pref}
 
     def s(key: str) -> str:
         v = obj[key]
         if isinstance(v, bool) or not isinstance(v, (str, int)):
-            raise DumpError(file, lineno, f"a string or number for {key!r}", got=repr(v))
+            raise DumpError(file, lineno, f"a string or number for {key!r}", got=repr(v)[:60])
         return str(v)
+
+    def num(key: str, lo: int = 0, hi: int = rtnames.U32) -> int:
+        """A number in ``lo..hi`` (``print_uint()``/``print_int()``: a JSON integer)."""
+        v = obj[key]
+        if isinstance(v, str):
+            n = rtnames.dec(v, lo, hi)
+        elif isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi:
+            n = v
+        else:
+            n = None
+        if n is None:
+            raise DumpError(file, lineno, f"a number from {lo} to {hi} for {key!r}",
+                            got=repr(v)[:60])
+        return n
 
     if "not" in obj:
         f["invert"] = True
     for key, lkey, field in (("src", "srclen", "src"), ("dst", "dstlen", "dst")):
         if key in obj and s(key) != "all":
-            plen = obj.get(lkey)
-            net = _net(s(key), family, int(plen) if isinstance(plen, int) else None)
+            plen = num(lkey, 0, 32 if family == AF_INET else 128) if lkey in obj else None
+            net = _net(s(key), family, plen)
             if net is None:
                 raise DumpError(file, lineno, f"an {'IPv4' if family == AF_INET else 'IPv6'} "
                                 f"address for {key!r}", got=s(key))
@@ -259,12 +282,12 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
             raise DumpError(file, lineno, "a tos value like 0x10", got=s("tos"))
         f["tos"] = ds
     if "fwmark" in obj:
-        mv = rtnames.parse_int(s("fwmark"))
+        mv = rtnames.parse_int(s("fwmark"), rtnames.U32)
         if mv is None:
             raise DumpError(file, lineno, "a mark like 0x6d6f6c65", got=s("fwmark"))
         f["fwmark"] = mv
     if "fwmask" in obj:
-        mk = rtnames.parse_int(s("fwmask"))
+        mk = rtnames.parse_int(s("fwmask"), rtnames.U32)
         if mk is None:
             raise DumpError(file, lineno, "a mask like 0xff", got=s("fwmask"))
         if mk != 0xFFFFFFFF:
@@ -278,7 +301,7 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
         f["l3mdev"] = True
         f["action"] = "lookup"
     if "uid_start" in obj:
-        f["uidrange"] = (int(obj["uid_start"]), int(obj["uid_end"] if "uid_end" in obj else obj["uid_start"]))
+        f["uidrange"] = (num("uid_start"), num("uid_end" if "uid_end" in obj else "uid_start"))
     if "ipproto" in obj:
         p = rtnames.ipproto(s("ipproto"))
         if p is None:
@@ -286,10 +309,10 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
         f["ipproto"] = p
     for key in ("sport", "dport"):
         if key in obj:
-            f[key] = (int(obj[key]), int(obj[key]))
+            f[key] = (num(key, 0, 0xFFFF), num(key, 0, 0xFFFF))
         elif f"{key}_start" in obj:
-            end = obj[f"{key}_end"] if f"{key}_end" in obj else obj[f"{key}_start"]
-            f[key] = (int(obj[f"{key}_start"]), int(end))
+            end = f"{key}_end" if f"{key}_end" in obj else f"{key}_start"
+            f[key] = (num(f"{key}_start", 0, 0xFFFF), num(end, 0, 0xFFFF))
     if "table" in obj:
         tid = rtnames.table_id(s("table"), table_names)
         if tid is None:
@@ -297,8 +320,8 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
                             "default, or one from an rt_tables mapping)", got=s("table"))
         f["table"] = tid
         f["action"] = "lookup"
-    if "suppress_prefixlen" in obj and int(obj["suppress_prefixlen"]) != -1:
-        f["suppress_prefixlength"] = int(obj["suppress_prefixlen"])
+    if "suppress_prefixlen" in obj and num("suppress_prefixlen", *rtnames.S32) != -1:
+        f["suppress_prefixlength"] = num("suppress_prefixlen", *rtnames.S32)
     if "suppress_ifgroup" in obj:
         g = rtnames.group(s("suppress_ifgroup"))
         if g is None:
@@ -307,7 +330,7 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
     if "goto" in obj:
         f["action"] = "goto"
         if s("goto") != "none":
-            f["goto"] = int(obj["goto"])
+            f["goto"] = num("goto")
     if "nop" in obj:
         f["action"] = "nop"
     if "action" in obj:
@@ -317,10 +340,10 @@ def _rule_from_json(obj: Any, file: str, lineno: int, family: int,
     if "protocol" in obj:
         f["protocol"] = s("protocol")
     if "flow_to" in obj:
-        realm = (f"{obj['flow_from']}/" if "flow_from" in obj else "") + str(obj["flow_to"])
+        realm = (f"{s('flow_from')}/" if "flow_from" in obj else "") + s("flow_to")
         _not_modelled(warnings, f"rule {pref} realms {realm}", file, lineno)
     if "tun_id" in obj:
-        _not_modelled(warnings, f"rule {pref} tun_id {obj['tun_id']}", file, lineno)
+        _not_modelled(warnings, f"rule {pref} tun_id {s('tun_id')}", file, lineno)
     if "nat_gateway" in obj or "masquerade" in obj:
         _not_modelled(warnings, f"rule {pref} nat", file, lineno)
     if "action" not in f:

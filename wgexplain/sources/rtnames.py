@@ -46,18 +46,46 @@ IPPROTO: dict[str, int] = {
 }
 
 
-def parse_int(text: str) -> int | None:
-    """An unsigned number as ``get_unsigned()`` reads it (decimal, 0x hex, 0 octal)."""
-    try:
-        if text.startswith(("0x", "0X")):
-            return int(text, 16)
-        if len(text) > 1 and text.startswith("0") and text.isdigit():
-            return int(text, 8)
-        if text.isdigit():
-            return int(text)
-    except ValueError:
+U32 = 0xFFFFFFFF
+S32 = (-(1 << 31), (1 << 31) - 1)
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def dec(text: str, lo: int = 0, hi: int = U32) -> int | None:
+    """A decimal number of ASCII digits (``-`` first when ``lo`` < 0) in ``lo..hi``, else None.
+
+    What ``strtoul()``/``strtol()`` with the range check of iproute2's ``get_u32()``,
+    ``get_s32()``... accept: ``str.isdigit()`` alone would take ``²`` or ``①``, which
+    ``int()`` then refuses, and ``int()`` reads Arabic-Indic digits iproute2 never prints.
+    """
+    body = text[1:] if lo < 0 and text[:1] == "-" else text
+    if not body or len(body) > 40 or not body.isascii() or not body.isdigit():
         return None
-    return None
+    v = int(text)
+    return v if lo <= v <= hi else None
+
+
+def parse_int(text: str, hi: int | None = None) -> int | None:
+    """An unsigned number as ``get_unsigned()`` reads it (decimal, 0x hex, 0 octal).
+
+    ASCII digits only, at most 40 of them (``hi``: also at most this value).
+    """
+    if not text.isascii() or len(text) > 42:
+        return None
+    if text.startswith(("0x", "0X")):
+        digits = text[2:]
+        if not digits or not all(c in _HEX for c in digits):
+            return None
+        v = int(digits, 16)
+    elif not text.isdigit():
+        return None
+    elif len(text) > 1 and text.startswith("0"):
+        if any(c in "89" for c in text):
+            return None
+        v = int(text, 8)
+    else:
+        v = int(text)
+    return v if hi is None or v <= hi else None
 
 
 def table_id(name: str, names: dict[str, int] | None = None) -> int | None:
@@ -76,7 +104,10 @@ def dsfield(text: str) -> int | None:
     """``rtnl_dsfield_a2n()``: ``0x10``, ``16`` or a name like ``AF11``."""
     if text in DSFIELD:
         return DSFIELD[text]
-    n = parse_int(text) if not text.isdigit() else int(text, 16)  # iproute2 reads tos as hex
+    if text.isascii() and text.isdigit() and len(text) <= 4:  # iproute2 reads tos as hex
+        n: int | None = int(text, 16)
+    else:
+        n = parse_int(text)
     if n is not None and 0 <= n <= 255:
         return n
     return None

@@ -36,7 +36,10 @@ def _checked(key: str, value: str, file: str, line: int) -> str:
     """``value``, refused (DumpError) when the simulator reads ``key`` as a number and it is none."""
     if key.rsplit(".", 1)[-1] in NUMERIC:
         try:
-            int(value.split()[0], 0)
+            first = value.split()[0]
+            if not first.isascii() or len(first) > 40:
+                raise ValueError(first)
+            int(first, 0)
         except (ValueError, IndexError):
             raise DumpError(file, line, f"a number for {key}", got=value) from None
     return value

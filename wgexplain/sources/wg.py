@@ -24,9 +24,13 @@ from typing import Any
 
 from wgexplain.errors import DumpError
 from wgexplain.model import Origin, WgInterface, WgPeer
+from wgexplain.sources import rtnames
 
 _UNITS = {"year": 365 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
-_AGO = re.compile(r"(\d+) (year|day|hour|minute|second)s?")
+_AGO = re.compile(r"([0-9]{1,12}) (year|day|hour|minute|second)s?")
+_KEEPALIVE = re.compile(r"every ([0-9]{1,5}) seconds?|(?<![0-9])([0-9]{1,5})(?![0-9])")
+_U16 = 0xFFFF
+_U64 = (1 << 64) - 1
 
 
 def _endpoint(text: str, file: str, line: int) -> tuple[Any, int] | None:
@@ -34,9 +38,10 @@ def _endpoint(text: str, file: str, line: int) -> tuple[Any, int] | None:
         return None
     host, sep, port = text.rpartition(":")
     try:
-        if not sep or not port.isdigit():
+        port_v = rtnames.dec(port, 0, _U16) if sep else None
+        if port_v is None:
             raise ValueError(text)
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]), int(port)
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]), port_v
     except ValueError:
         raise DumpError(file, line, "an endpoint like 203.0.113.76:19955 or [2001:db8::1]:51820",
                         got=text) from None
@@ -57,16 +62,19 @@ def _allowed(text: str, file: str, line: int) -> tuple[Any, ...]:
 def _fwmark(text: str, file: str, line: int) -> int:
     if text in ("off", "0"):
         return 0
-    try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text)
-    except ValueError:
-        raise DumpError(file, line, "a fwmark like 0x6d6f6c65 or 'off'", got=text) from None
+    v = rtnames.parse_int(text, rtnames.U32) if not text.startswith("0") or text[:2] in (
+        "0x", "0X") else rtnames.dec(text)  # wg prints decimal or 0x hex, never octal
+    if v is None:
+        raise DumpError(file, line, "a fwmark like 0x6d6f6c65 or 'off' (a u32)", got=text)
+    return v
 
 
-def _int(text: str, file: str, line: int, what: str) -> int:
-    if not text.isdigit():
-        raise DumpError(file, line, what, got=text)
-    return int(text)
+def _int(text: str, file: str, line: int, what: str, hi: int = _U16) -> int:
+    """A number of ASCII digits up to ``hi`` (ports and keepalive: u16; times: u64)."""
+    v = rtnames.dec(text, 0, hi)
+    if v is None:
+        raise DumpError(file, line, f"{what} (0 to {hi})", got=text)
+    return v
 
 
 class _If:
@@ -123,7 +131,8 @@ def parse_wg_dump(text: str, file: str, first_line: int = 1,
                 "public_key": f[1], "preshared_key": f[2] not in ("(none)", ""),
                 "endpoint": _endpoint(f[3], file, line),
                 "allowed_ips": _allowed(f[4], file, line),
-                "latest_handshake": _int(f[5], file, line, "a handshake time (epoch seconds)"),
+                "latest_handshake": _int(f[5], file, line, "a handshake time (epoch seconds)",
+                                         _U64),
                 "keepalive": None if f[8] == "off" else _int(f[8], file, line, "a keepalive"),
             })
         else:
@@ -179,8 +188,8 @@ def parse_wg_show(text: str, file: str, first_line: int = 1) -> list[WgInterface
                 secs = sum(int(n) * _UNITS[u] for n, u in _AGO.findall(value))
                 peer["latest_handshake"] = -secs if secs else 0
             elif key == "persistent keepalive":
-                m = re.search(r"(\d+)", value)
-                peer["keepalive"] = int(m.group(1)) if m else None
+                m = _KEEPALIVE.search(value)
+                peer["keepalive"] = int(m.group(1) or m.group(2)) if m else None
             elif key != "transfer":
                 raise DumpError(file, line, "a peer field (preshared key, endpoint, allowed ips, "
                                 "latest handshake, transfer, persistent keepalive)", got=s)
