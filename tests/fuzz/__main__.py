@@ -35,7 +35,11 @@ def _worker(conn: Any, run_seed: int, timeout: float) -> None:
         i = conn.recv()
         if i is None:
             return
-        case = make_case(run_seed, i, seeds)
+        try:
+            case = make_case(run_seed, i, seeds)
+        except Exception as e:  # noqa: BLE001 - a bug of the fuzzer itself, not of wgexplain
+            conn.send((i, "harness", "", None, f"{type(e).__name__}: {e}", 0, [], False))
+            continue
         o = run_case(case, timeout=timeout, seed=i)
         conn.send((i, o.status, o.stage, o.key, o.detail, len(case.data), o.leaks, o.redacted))
 
