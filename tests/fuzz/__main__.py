@@ -3,7 +3,7 @@
     scripts/fuzz [-n 100000] [-j 2] [--seed 1] [--timeout 10] [--save DIR] [--report FILE]
 
 Worker processes each run one input at a time; a worker that does not
-answer within ``3 x timeout`` (a hang the alarm cannot interrupt) is
+answer within ``12 x timeout`` (wall clock; the alarm counts CPU time) (a hang the alarm cannot interrupt) is
 killed, the input counted as a hang, and a new worker started. At the end,
 each crash group (exception type x innermost ``wgexplain`` frame) is
 printed with its count and a reproducer shrunk from its smallest input.
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         redacted += red
         if st in ("crash", "hang"):
             stages[stage] += 1
+            if tuple(key) not in groups:
+                print(f"fuzz: new group {key[0]} at {key[1]} ({stage}), input #{i}: {detail}",
+                      flush=True)
             g = groups.setdefault(tuple(key), {"count": 0, "stage": stage, "detail": detail,
                                                "best": (size, i)})
             g["count"] += 1
@@ -137,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                     procs[procs.index(p)] = p = _Proc(ctx, args.seed, args.timeout)
                 else:
                     record(*msg)
-            elif time.monotonic() - p.since > 3 * args.timeout:
+            elif time.monotonic() - p.since > 12 * args.timeout:
                 record(p.job, "hang", "?", ("Hang", "uninterruptible"),
-                       f"no answer in {3 * args.timeout:g} s", 0, [], False)
+                       f"no answer in {12 * args.timeout:g} s", 0, [], False)
                 p.kill()
                 procs[procs.index(p)] = p = _Proc(ctx, args.seed, args.timeout)
             else:
@@ -161,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfuzz: {done} inputs in {elapsed:.0f} s ({done / max(elapsed, 1e-9):.0f}/s): "
           f"{status['read']} read, {status['refused']} refused (exit 2), "
           f"{status['crash']} internal errors, {status['hang']} hangs over {args.timeout:g} s; "
-          f"{redacted} redacted, {leak_cases} with a redaction leak")
+          f"{redacted} redacted, {leak_cases} with a redaction leak"
+          + (f"; {status['harness']} inputs the fuzzer itself failed to make" if status["harness"]
+             else ""))
     if stages:
         print("crashes by stage: " + ", ".join(f"{k} {v}" for k, v in stages.most_common()))
     if args.save:

@@ -158,7 +158,7 @@ def m_json_nest(r: random.Random, t: str) -> str:
     if not ms:
         return t
     m = r.choice(ms)
-    depth = r.choice((1, 2, 50, 1500, 100_000))
+    depth = r.choice((1, 2, 50, 99, 101, 1500, 100_000)) if r.random() < 0.3 else r.choice((1, 2, 3))
     if r.random() < 0.5:
         new = "[" * depth + m.group(1) + "]" * depth
     else:
@@ -225,8 +225,10 @@ def m_unbalance(r: random.Random, t: str) -> str:
     return t[:i] + r.choice("{}[]") * r.choice((1, 1, 3, 400)) + t[i:]
 
 
+#: the costly ones (huge lines and counts, deep nesting), chosen less often
+HUGE_MUTATORS: list[Callable[[random.Random, str], str]] = [m_huge_count, m_huge_line]
 TEXT_MUTATORS: list[Callable[[random.Random, str], str]] = [
-    m_delete_line, m_duplicate_line, m_swap_lines, m_truncate, m_huge_count, m_huge_line,
+    m_delete_line, m_duplicate_line, m_swap_lines, m_truncate,
     m_token_interesting, m_token_interesting, m_token_interesting, m_token_swap, m_token_delete,
     m_token_from_elsewhere, m_number, m_number, m_number, m_json_value, m_json_value,
     m_json_nest, m_json_key, m_crlf, m_ansi, m_tabs, m_unbalance,
@@ -278,6 +280,8 @@ def mutate(r: random.Random, data: bytes, other: bytes) -> bytes:
         text = data.decode("utf-8", "surrogateescape")
         if r.random() < 0.06:
             text = m_splice(r, text, other.decode("utf-8", "surrogateescape"))
+        elif r.random() < 0.03:
+            text = r.choice(HUGE_MUTATORS)(r, text)
         else:
             text = r.choice(TEXT_MUTATORS)(r, text)
         data = encode(text)

@@ -90,7 +90,9 @@ def all_seeds(corpus_limit: int | None = None) -> tuple[Seed, ...]:
                                   p.read_bytes(), str(p.relative_to(ROOT))))
     if CORPUS.is_dir():
         dumps = sorted(CORPUS.glob("shell/testcases/**/dumps/*.nft"))
-        if corpus_limit is not None and len(dumps) > corpus_limit:
+        if corpus_limit == 0:
+            dumps = []
+        elif corpus_limit is not None and len(dumps) > corpus_limit:
             step = len(dumps) / corpus_limit
             dumps = [dumps[int(k * step)] for k in range(corpus_limit)]
         for p in dumps:

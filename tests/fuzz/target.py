@@ -66,7 +66,11 @@ class Outcome:
 
 @contextlib.contextmanager
 def alarm(seconds: float) -> Iterator[None]:
-    """Raise :class:`Hang` after ``seconds`` (main thread only; no-op otherwise)."""
+    """Raise :class:`Hang` after ``seconds`` of CPU time (main thread only; no-op otherwise).
+
+    CPU time, not the clock: on a machine shared with other work a case that
+    waits for the processor is not a hang.
+    """
     if seconds <= 0:
         yield
         return
@@ -75,16 +79,16 @@ def alarm(seconds: float) -> Iterator[None]:
         raise Hang(f"over {seconds:g} s")
 
     try:
-        old = signal.signal(signal.SIGALRM, fire)
+        old = signal.signal(signal.SIGPROF, fire)
     except ValueError:  # not the main thread
         yield
         return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def crash_key(exc: BaseException) -> tuple[str, str]:
@@ -316,8 +320,12 @@ _COMMON = frozenset({"root", "localhost", "user", "host"})
 
 
 def _public(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A public address that names something: not the all-zeros start of a short prefix
+    (``128.0.0.0/1``, ``2000::/3``: a prefix-preserving redaction keeps those)."""
     if a.version == 6 and a.ipv4_mapped is not None:
         return _public(a.ipv4_mapped)
+    if int(a) & ((1 << (24 if a.version == 4 else 112)) - 1) == 0:
+        return False
     return a.is_global and not a.is_multicast
 
 
