@@ -149,6 +149,10 @@ CASES: list[tuple[str, str, str | bytes, str]] = [
     ("route-json-v4-with-v6-prefsrc", "ip-route.json",
      '[{"dst":"10.0.0.0/8","dev":"eth0","prefsrc":"FE80::ABCD"}]\n',
      r"ip-route.json:1: expected a source address \('prefsrc'\) of the route's family"),
+    ("link-name-json-escaped-surrogate", "ip-link.json",
+     '[{"ifindex":1,"ifname":"lo\\ud800","flags":["UP"],"mtu":65536}]\n', "read"),
+    ("nft-name-json-escaped-surrogate", "nft-ruleset.json",
+     '{"nftables": [{"table": {"family": "inet", "name": "t\\udfff", "handle": 1}}]}\n', "read"),
     ("link-name-lone-surrogate", "paste.txt",
      b"$ ip link\n1: \xed\xb3\xbf: <UP> mtu 1500 qdisc noqueue state UP\n", "read"),
 ]

@@ -131,13 +131,20 @@ def read_text(text: str, name: str, *, table_names: dict[str, int] | None = None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: a JSON escape of a lone surrogate (a high one not followed by a low one, or a low one alone)
+_JSON_SURROGATE = re.compile(r"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                             r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def without_surrogates(text: str) -> str:
-    """``text`` with lone surrogates (text decoded with ``surrogateescape``: invalid
-    UTF-8 read from a terminal) replaced by U+FFFD, as a file's invalid bytes are:
-    a device name holding one could not be printed."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+    """``text`` with lone surrogates replaced by U+FFFD, as a file's invalid bytes are:
+    those of text decoded with ``surrogateescape`` (invalid UTF-8 from a terminal) and
+    JSON's ``\\udXXX`` escapes of one. A device name holding one could not be printed."""
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    if "\\u" in text and _JSON_SURROGATE.search(text):
+        text = _JSON_SURROGATE.sub(r"\\ufffd", text)
+    return text
 
 
 def _looks_like_nft(text: str) -> bool:

@@ -95,8 +95,9 @@ def _record(c: Collector, what: str, family: int | None, value: Any, name: str,
 
 def read_file(c: Collector, base: str, text: str, name: str) -> None:
     """Read one bundle file (by its bundle name ``base``) into ``c``."""
-    from wgexplain.sources import rtnames, sysctl, wg
+    from wgexplain.sources import rtnames, sysctl, without_surrogates, wg
 
+    text = without_surrogates(text)
     what, family = FILES[base]
     if what == "wg":
         c.blocks.append(("wg show all dump", Origin(name, 1), text))
