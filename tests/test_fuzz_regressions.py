@@ -154,7 +154,7 @@ CASES: list[tuple[str, str, str | bytes, str]] = [
     ("nft-name-json-escaped-surrogate", "nft-ruleset.json",
      '{"nftables": [{"table": {"family": "inet", "name": "t\\udfff", "handle": 1}}]}\n', "read"),
     ("link-name-lone-surrogate", "paste.txt",
-     b"$ ip link\n1: \xed\xb3\xbf: <UP> mtu 1500 qdisc noqueue state UP\n", "read"),
+     b"$ ip link\n1: eth\xff: <UP> mtu 1500 qdisc noqueue state UP\n", "read"),
 ]
 
 
@@ -188,3 +188,29 @@ def test_stdin_holding_invalid_utf8_is_read_as_a_file_is(tmp_path: Path) -> None
     r = CliRunner().invoke(main, ["show", "-"], input=data)
     assert r.exit_code == 0, r.output
     assert "1: \ufffd\ufffd <UP> mtu 1500" in r.output
+
+
+def test_redact_stdin_holding_invalid_utf8_is_refused_in_one_line() -> None:
+    """``redact -`` reads as strictly as ``redact FILE``: bytes that are not UTF-8 are named."""
+    import io
+
+    from wgexplain.errors import DumpError
+    from wgexplain.redact import redact_source
+
+    old = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(b"$ ip link\n1: eth\xff: <UP> mtu 1500\n"),
+                                 encoding="utf-8", errors="strict")
+    try:
+        with pytest.raises(DumpError, match=r"<stdin>:0: expected UTF-8 text, got 'binary data "
+                                             r"\(byte 0xff at offset 16\)'"):
+            redact_source("-")
+    finally:
+        sys.stdin = old
+
+
+def test_redact_of_json_nested_deeper_than_python_reads(tmp_path: Path) -> None:
+    """A fragment holding JSON nested 5000 deep is redacted as text, not an internal error."""
+    r = CliRunner().invoke(main, ["redact", "-"], input="[" * 5000 + "1.2.3.4" + "]" * 5000)
+    assert r.exit_code in (0, 2), r.output
+    assert "internal error" not in r.output
+    assert "1.2.3.4" not in r.output

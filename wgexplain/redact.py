@@ -893,7 +893,7 @@ def _learn_any(r: Redactor, text: str) -> None:
     if stripped[:1] in "[{":
         try:
             r.learn_json(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
             pass
 
 
@@ -968,7 +968,12 @@ def redact_source(source: str, out: str | None = None, *, key: bytes | str | Non
         redact_bundle(source, out, redactor=r)
         return RedactResult(out, dict(r.counts), tuple(r.warnings))
     if source == "-":
-        text = "".join(stdin if stdin is not None else sys.stdin)
+        try:
+            text = "".join(stdin if stdin is not None else sys.stdin)
+        except UnicodeDecodeError as exc:  # a strict (UTF-8 locale) stdin, as a file is read
+            raise DumpError("<stdin>", 0, "UTF-8 text",
+                            got=f"binary data (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start})") from None
     else:
         path = Path(source)
         if not path.exists():

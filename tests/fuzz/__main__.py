@@ -34,6 +34,11 @@ def _worker(conn: Any, run_seed: int, timeout: float) -> None:
     while True:
         i = conn.recv()
         if i is None:
+            from fuzz.target import _WORKDIR
+            import shutil
+
+            for d in _WORKDIR.values():
+                shutil.rmtree(d, ignore_errors=True)
             return
         try:
             case = make_case(run_seed, i, seeds)

@@ -243,6 +243,29 @@ def _redact(case: Case, path: Path | None, tmp: str, errors: str) -> str | None:
     return _utf8(Path(dst).read_text(encoding="utf-8"))
 
 
+_WORKDIR: dict[int, str] = {}
+
+
+@contextlib.contextmanager
+def _workdir() -> Iterator[str]:
+    """One empty temporary directory per process, emptied after each case (cheaper than a
+    new one per case)."""
+    import shutil
+
+    d = _WORKDIR.get(os.getpid())
+    if d is None or not os.path.isdir(d):
+        import atexit
+
+        d = _WORKDIR[os.getpid()] = tempfile.mkdtemp(prefix="wgx-fuzz-")
+        atexit.register(shutil.rmtree, d, True)
+    try:
+        yield d
+    finally:
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+
+
 def run_case(case: Case, *, timeout: float = 10.0, seed: int = 0) -> Outcome:
     """Run ``case`` through its stages: the first crash or hang ends it.
 
@@ -258,7 +281,7 @@ def run_case(case: Case, *, timeout: float = 10.0, seed: int = 0) -> Outcome:
     host = None
     redacted: str | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="wgx-fuzz-") as tmp, alarm(timeout):
+        with _workdir() as tmp, alarm(timeout):
             path: Path | None = None
             if case.mode == "file":
                 path = Path(tmp) / case.name
