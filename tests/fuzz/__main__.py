@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             leak_cases += 1
             for item in lk:
                 kind = item.split(":", 1)[0]
+                if kind not in leak_groups:
+                    print(f"fuzz: new leak {item} (input #{i})", flush=True)
                 lg = leak_groups.setdefault(kind, {"count": 0, "examples": [], "best": (size, i)})
                 lg["count"] += 1
                 if len(lg["examples"]) < 5 and item not in lg["examples"]:
