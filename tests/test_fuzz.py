@@ -155,3 +155,20 @@ def test_the_leak_check_sees_what_must_go() -> None:
     assert sorted(leaks(text, text.replace("-", "_"))) == sorted(found)
     assert leaks(text, "nothing here") == []
     assert leaks(text, "F0-20-FF-A7-68-DB") == ["mac:f020ffa768db"]
+
+
+LEAK_SEEDS = [s for s in SEEDS if not s.origin.startswith("corpus/")]
+
+
+@pytest.mark.parametrize("seed", LEAK_SEEDS, ids=[s.origin for s in LEAK_SEEDS])
+def test_redact_leaves_nothing_sensitive(seed: object) -> None:
+    """Each sample as pasted from a terminal: colour codes on every token (``ip -c``, ``wg``),
+    MACs with dashes; nothing sensitive survives, in text or JSON."""
+    r = random.Random(1)
+    for share in (0.0, 1.0):
+        case = leak_case(r, seed)  # type: ignore[arg-type]
+        if share == 0.0:
+            case = Case(case.name, seed.data, "file", ("redact",), True, case.origin)  # type: ignore[attr-defined]
+        o = run_case(case, timeout=20)
+        assert o.status not in ("crash", "hang"), _explain(case, o)
+        assert o.leaks == [], f"{case.origin}: {o.leaks}"

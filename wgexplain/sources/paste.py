@@ -221,7 +221,7 @@ def named_command(line: str) -> Command | None:
     text = h.group(1) if h else line
     for m in _CMD_IN_PROSE.finditer(text):
         words = m.group(1).strip().rstrip(":.").split()
-        for k in range(len(words), 1, -1):
+        for k in range(min(len(words), 16), 1, -1):  # a command is a few words: linear
             cmd = parse_command(" ".join(words[:k]))
             if cmd is not None:
                 return cmd
@@ -487,9 +487,10 @@ def _take(c: Listing, lines: list[str], bound: list[bool], i: int, file: str,
         body = "\n".join(lines[i:stop])
         try:
             value, end = _json.JSONDecoder().raw_decode(body, len(body) - len(body.lstrip()))
-        except (_json.JSONDecodeError, RecursionError) as e:
-            if isinstance(e, RecursionError):
-                err = DumpError(file, 1 + i, "JSON nested less deeply", got=s.strip()[:40])
+        except (ValueError, RecursionError) as e:  # ValueError: also int() of 4300+ digits
+            if not isinstance(e, _json.JSONDecodeError):
+                err = DumpError(file, 1 + i, "JSON nested less deeply, with numbers Python reads",
+                                got=s.strip()[:40])
             else:
                 got = body[e.pos:e.pos + 40].split("\n", 1)[0]
                 at = 1 + i + body.count("\n", 0, e.pos)
