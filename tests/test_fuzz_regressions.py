@@ -208,6 +208,7 @@ CASES: list[tuple[str, str, str | bytes, str]] = [
      '{"nftables": [{"table": {"family": "inet", "name": "t\\udfff", "handle": 1}}]}\n', "read"),
     ("paste-long-line-of-words", "paste.txt", "table " + "ip " * 100_000 + "filter {\n}\n",
      "any"),
+    ("paste-backticks-around-a-blank", "paste.txt", "```\n` `", "any"),
     ("link-name-lone-surrogate", "paste.txt",
      b"$ ip link\n1: eth\xff: <UP> mtu 1500 qdisc noqueue state UP\n", "read"),
 ]

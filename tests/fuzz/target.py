@@ -349,6 +349,8 @@ def _public(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return _public(a.ipv4_mapped)
     if int(a) & ((1 << (24 if a.version == 4 else 112)) - 1) == 0:
         return False
+    if a.version == 6 and int(a) >> 120 == 0:  # ::/8, reserved by the IETF: nobody's address
+        return False
     return a.is_global and not a.is_multicast
 
 

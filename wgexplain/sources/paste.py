@@ -205,7 +205,8 @@ def command_line(line: str) -> Command | None:
         s = s[:-1].rstrip()
     if s.startswith("`") and s.endswith("`") and len(s) > 2:
         s = s[1:-1]
-    first = s.split(None, 1)[0] if s else ""
+    words = s.split(None, 1)  # "` `": blanks between the backticks, no word
+    first = words[0] if words else ""
     if first and first.rsplit("/", 1)[-1] in _BARE_PROGS:
         return parse_command(s)
     return None
