@@ -71,7 +71,7 @@ def weight(site: Path) -> tuple[int, int]:
     return raw, packed
 
 
-def in_browser(base: str, traces: int) -> dict[str, Any]:
+def in_browser(base: str, traces: int, site: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -79,13 +79,18 @@ def in_browser(base: str, traces: int) -> dict[str, Any]:
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         context = browser.new_context(viewport={"width": 1280, "height": 900})  # a fresh, empty cache
         page = context.new_page()
+        urls: list[str] = []  # the page's and its worker's requests
+        context.on("requestfinished", lambda r: urls.append(r.url))
         page.goto(f"{base}playground/?{QUERY}")
         page.wait_for_function("performance.getEntriesByName('wgx-pg-first-answer').length > 0",
                                timeout=300_000)
         marks = page.evaluate("""() => Object.fromEntries(["wgx-pg-ready", "wgx-pg-first-answer"].map(
             n => [n, performance.getEntriesByName(n)[0].startTime]))""")
-        fetched = page.evaluate("""() => performance.getEntriesByType("resource").concat(
-            performance.getEntriesByType("navigation")).reduce((a, r) => a + (r.transferSize || 0), 0)""")
+        fetched = 0  # the files served (the local server sends them uncompressed)
+        for url in set(urls):
+            path = url.split("?")[0].split("#")[0][len(base):]
+            f = site / (path + "index.html" if path.endswith("/") or not path else path)
+            fetched += f.stat().st_size if f.is_file() else 0
         verdict = page.inner_text("#wgx-pg-answer .wgx-verdict")
         rounds, python = [], []
         for i in range(traces):
@@ -140,7 +145,7 @@ def main() -> None:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_address[1]}/wgexplain/"
-        runs = [in_browser(base, args.traces) for _ in range(args.runs)]
+        runs = [in_browser(base, args.traces, site) for _ in range(args.runs)]
         server.shutdown()
         raw, packed = weight(site)
     c = cli(args.traces)

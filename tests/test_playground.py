@@ -85,6 +85,24 @@ def cli_dot(command: str, source: str, packet: dict[str, str]) -> str:
     return result.stdout.rstrip("\n")
 
 
+def cli_chain_map(source: str) -> str | None:
+    """``wgexplain show SOURCE --format dot``: the chain map (``None`` when it refuses: no ruleset)."""
+    from click.testing import CliRunner
+
+    from wgexplain.cli import main
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(main, ["show", source, "--format", "dot"])
+    finally:
+        os.chdir(cwd)
+    if result.exit_code == 2 and "has none" in result.output:
+        return None
+    assert result.exit_code == 0, result.output
+    return result.stdout.rstrip("\n")
+
+
 SAMPLES = hook.samples()
 
 
@@ -112,6 +130,7 @@ def test_web_answers_as_the_cli(key: str, tmp_path: Path, monkeypatch: pytest.Mo
         assert got["json"] == cli_json(command, _source(key), packet), (key, command)
         if command == "trace":
             assert got["dot"] == cli_dot(command, _source(key), packet)
+            assert got["chains"] == cli_chain_map(_source(key))
             assert got["html"].startswith('<div class="wgx-trace">')
 
 
@@ -256,6 +275,8 @@ def test_playground_answers_the_seed_in_the_page(playground: Any) -> None:
     assert page.eval_on_selector("#wgx-pg-diagram svg", "s => s.getBoundingClientRect().width") > 100
     shown = json.loads(page.eval_on_selector(".wgx-pg-json pre code", "c => c.textContent"))
     assert shown["egress"]["dev"] == "wg-mullvad"
+    page.click("#wgx-pg-chains summary")  # the chain map, drawn when opened
+    page.wait_for_selector("#wgx-pg-chains svg g.node")
 
     # the mark the Mullvad client's own packets carry: routed around the tunnel
     page.check("#wgx-pg-form input[value=route]")

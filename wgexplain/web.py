@@ -141,7 +141,8 @@ def _route(host: Host, packet: Mapping[str, Any]) -> dict[str, Any]:
     result = route_get(host, **parse_flowspec(flow_tokens(packet)))
     obj = result.to_json()
     obj["steps"] = fold_json_steps(obj["steps"])  # as the CLI's _route_json
-    return {"json": obj, "dot": rule_ladder(result, host).source.rstrip("\n"), "html": None}
+    return {"json": obj, "dot": rule_ladder(result, host).source.rstrip("\n"), "html": None,
+            "chains": None}
 
 
 def _trace(host: Host, packet: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,14 +164,22 @@ def _trace(host: Host, packet: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageError(f"--state: expected new or established, got {state!r}")
     result = trace(host, dst, cgroup=opts["cgroup"], direction=direction, state=state, **kw)
     return {"json": result.to_json(), "dot": journey(result).source.rstrip("\n"),
-            "html": to_html(result)}
+            "html": to_html(result), "chains": _chain_map(host)}
+
+
+def _chain_map(host: Host) -> str | None:
+    """The ruleset's chains on the netfilter hooks, as ``wgexplain show --format dot`` draws
+    them (``None`` without a ruleset)."""
+    from wgexplain.explain.dot import chain_map
+
+    return None if host.ruleset is None else chain_map(host.ruleset).source.rstrip("\n")
 
 
 def _check(host: Host, packet: Mapping[str, Any]) -> dict[str, Any]:
     """``wgexplain check SOURCE --json`` (the packet form is not used: each finding has its own)."""
     from wgexplain.check import check
 
-    return {"json": check(host).to_json(), "dot": None, "html": None}
+    return {"json": check(host).to_json(), "dot": None, "html": None, "chains": None}
 
 
 _RUN = {"route": _route, "trace": _trace, "check": _check}
@@ -191,9 +200,10 @@ def answer(request: Mapping[str, Any], workdir: str | None = None) -> dict[str, 
     "command": "trace"|"route"|"check", "packet": {field: text}}`` (fields:
     :data:`PACKET_FIELDS`, empty ones unset).
 
-    Returns ``{"ok": True, "command", "json", "dot", "html", "warnings"}`` — ``json``
-    what the CLI's ``--json`` prints, ``dot`` what its ``--format dot`` prints
-    (``None`` for check), ``html`` the steps as the site shows them (trace),
+    Returns ``{"ok": True, "command", "json", "dot", "html", "chains", "warnings"}`` —
+    ``json`` what the CLI's ``--json`` prints, ``dot`` what its ``--format dot`` prints
+    (``None`` for check), ``html`` the steps as the site shows them (trace), ``chains``
+    the chain map (trace, with a ruleset: ``show --format dot``),
     ``warnings`` the source's own — or ``{"ok": False, "error", "file", "line"}``.
     """
     command = str(request.get("command") or "trace")

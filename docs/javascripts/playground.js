@@ -231,6 +231,10 @@
     else if (result.command === "route") html += routeHtml(j);
     else html += checkHtml(j);
     if (result.dot) html += '<div class="wgx-pg-diagram" id="wgx-pg-diagram"><p class="wgx-pg-hint">drawing…</p></div>';
+    if (result.chains) {
+      html += '<details class="wgx-pg-chains" id="wgx-pg-chains"><summary>the ruleset\'s chains on the netfilter hooks ' +
+        "(<code>wgexplain show --format dot</code>)</summary><div class=\"wgx-pg-diagram\"></div></details>";
+    }
     const notes = [].concat(j.assumptions || []).map((a) => "assumed: " + a).concat(result.warnings || []);
     if (notes.length) {
       html += '<div class="admonition warning wgx-pg-warnings"><p class="admonition-title">Warnings and assumptions</p><ul>' +
@@ -240,6 +244,20 @@
       " --json</code> prints it</summary><pre><code>" + esc(JSON.stringify(j, null, 2)) + "</code></pre></details>";
     html += '<p class="wgx-pg-time">answered in ' + Math.round(ms) + " ms, in this page</p>";
     out.innerHTML = html;
+    const chains = $("wgx-pg-chains");
+    if (chains) {  // drawn when opened
+      chains.addEventListener("toggle", () => {
+        const box = chains.querySelector(".wgx-pg-diagram");
+        if (!chains.open || box.firstChild) return;
+        viz().then((v) => {
+          const svg = v.renderSVGElement(result.chains);
+          svg.removeAttribute("height");
+          svg.style.maxWidth = "100%";
+          svg.style.height = "auto";
+          box.replaceChildren(svg);
+        }, (e) => { box.textContent = "the diagram could not be drawn: " + (e.message || e); });
+      });
+    }
     if (result.dot) {
       const box = $("wgx-pg-diagram");
       try {
