@@ -181,12 +181,6 @@ CORPUS = load_corpus()
 # --------------------------------------------------------------------------
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ('31-networkd-inline-rule-only-local.md', 'outcome:route-203.0.113.10'):
-        "only 'lookup local' is left, so no rule consults main, yet the answer is 'unknown' "
-        "and offers 'if table main holds a route' as an alternative (the kernel: ENETUNREACH)",
-    ('42-wg-quick-unixse-named-table-route-get.txt', 'outcome:route-203.0.113.233'):
-        "a paste of ip route get answers only: route says 'table main does not exist' and "
-        "ENETUNREACH with no assumption, instead of the pasted answer (dev ens18) or 'main not pasted'",
     ('55-docker-printf-headers-oneliner.md', 'outcome:route-192.168.178.20'):
         "the cut line '192.168.178.0/24 dev wg_nuthome proto kernel sco' is dropped and the prefix "
         "route of the pasted address 192.168.178.203/24 is not derived: eth0 instead of wg_nuthome",

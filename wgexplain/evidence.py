@@ -488,7 +488,9 @@ def qualify(re_: RouteEvidence, result: "RouteResult") -> "RouteResult":
     assumptions = _dedupe(assumptions)
     if not assumptions:
         return result
-    undecided = result.error is not None and bool(unknown_before) and \
+    # table local unknown alone does not leave the lookup undecided: it holds only this
+    # host's own addresses, taken as none (the assumption says so)
+    undecided = result.error is not None and any(t != RT_TABLE_LOCAL for t in unknown_before) and \
         result.error in ("ENETUNREACH", "EHOSTUNREACH") and result.rule is None
     alts = _alternatives(re_, flow, result, lookup, undecided, unknown_before)
     told = tuple(_reword(s, re_, fam) for s in steps)
@@ -588,7 +590,11 @@ def _alternatives(re_: RouteEvidence, flow: Flow, result: "RouteResult", lookup:
             h = re_.hypothesis(("table", t, fam), [rule])
             out.append(Alternative(f"if a rule sends it to table {tname(t)} (as a rule that "
                                    "was not pasted may)", lookup(h, flow)))
-    if RT_TABLE_MAIN in unknown_tables or (undecided and not out):
+    # main matters only when a rule that may be walked looks it up (rules not pasted: the
+    # default rules do); a paste whose rules left only ``lookup local`` never consults main.
+    main_consulted = not re_.rules_known[fam] or any(
+        r.action == "lookup" and r.table == RT_TABLE_MAIN for r in host.rules_of(fam))
+    if main_consulted and (RT_TABLE_MAIN in unknown_tables or (undecided and not out)):
         up = uplink_candidate(host, fam)
         net = ipaddress.ip_network("0.0.0.0/0" if fam == AF_INET else "::/0")
         if up is not None:

@@ -99,6 +99,8 @@ def read_paste(text: str, name: str, *, table_names: dict[str, int] | None = Non
             ok = _recovering(c, lst, name, _read_bare, unreadable, errors)
         read += ok
     c.kernel_answers.extend(sorted(answers, key=lambda a: a.origin.line))
+    if answers:
+        c.dumped.add("ip-route-get")
     _warn(c, found, name)
     if unreadable:
         unreadable.sort()
