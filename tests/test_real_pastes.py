@@ -181,9 +181,6 @@ CORPUS = load_corpus()
 # --------------------------------------------------------------------------
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ('55-docker-printf-headers-oneliner.md', 'outcome:route-192.168.178.20'):
-        "the cut line '192.168.178.0/24 dev wg_nuthome proto kernel sco' is dropped and the prefix "
-        "route of the pasted address 192.168.178.203/24 is not derived: eth0 instead of wg_nuthome",
 }
 
 

@@ -142,7 +142,8 @@ def _recovering(c: Collector, lst: Listing, name: str,
     JSON is read as a whole: its errors still refuse. Returns False when no line
     of the listing could be read (its first error is then in ``errors``).
     """
-    for _ in range(_MAX_UNREADABLE + 1):
+    trimmed: dict[int, tuple[DumpError, str]] = {}  # line -> (its own error, the warning)
+    for _ in range(_MAX_UNREADABLE + 2):
         nb, nw, nn, dumped = len(c.blocks), len(c.warnings), len(c.nft), set(c.dumped)
         try:
             read(c, lst, name)
@@ -156,10 +157,25 @@ def _recovering(c: Collector, lst: Listing, name: str,
             if (e.file != name or lst.command.json or idx not in lst.lines
                     or not lst.lines[idx].strip() or len(unreadable) >= _MAX_UNREADABLE):
                 raise
+            line = lst.lines[idx]
+            words = line.split()
+            last = max((k for k, x in lst.lines.items() if x.strip()), default=idx)
+            if idx in trimmed:  # without its last word it is still unreadable: as it was
+                e, said = trimmed[idx]
+                c.warnings.remove(said)
+            elif (idx == last and len(words) > 1 and e.got == words[-1]
+                    and not lst.command.json):
+                # the listing's last line cut short in the middle of a word (the forum or the
+                # poster cut it): keep what precedes the broken word, and say so
+                said = (f"{name}:{e.line}: the line is cut short: read without its "
+                        f"last word {words[-1]!r}")
+                trimmed[idx] = (e, said)
+                lst.lines[idx] = line[:line.rstrip().rindex(words[-1])].rstrip()
+                c.warnings.append(said)
+                continue
             errors.append(e)
             why = f"expected {e.expected}" + (f", got {e.got!r}" if e.got is not None else "")
             unreadable.append((e.line, why if len(why) <= 160 else why[:157] + "..."))
-            line = lst.lines[idx]
             lst.lines[idx] = ""
             if lst.kind == "ip-addr" and line[:1] not in (" ", "\t"):
                 k = idx + 1
