@@ -480,9 +480,13 @@ def qualify(re_: RouteEvidence, result: "RouteResult") -> "RouteResult":
     by_pref: dict[int, list[Rule]] = {}  # once, not a sort of every rule per step
     for r in host.rules_of(fam):
         by_pref.setdefault(r.pref, []).append(r)
-    for s in steps:
+    first_unknown: dict[int, Rule | None] = {}  # per preference, once (5000 rules of one
+    for s in steps:                               # preference made this quadratic)
         if s.rule is not None:
-            rule = next((r for r in by_pref.get(s.rule, ()) if is_unknown(r, red)), None)
+            if s.rule not in first_unknown:
+                first_unknown[s.rule] = next(
+                    (r for r in by_pref.get(s.rule, ()) if is_unknown(r, red)), None)
+            rule = first_unknown[s.rule]
             if rule is not None:
                 assumptions.append(unknown_assumption(_fact_text(rule)))
     assumptions = _dedupe(assumptions)
