@@ -562,11 +562,14 @@ def _alternatives(re_: RouteEvidence, flow: Flow, result: "RouteResult", lookup:
     covered: set[int] = set()
     for rec in re_.clients():
         fill = rec.signature.table_routes
+        tried: set[int] = set()  # a table is filled once per client, not once per rule using it
         for rule in host.rules_of(fam):
             t = rule.table
             if fill is None or rule.action != "lookup" or t is None or t in covered \
-                    or not in_ranges(rec.signature.tables, t) or re_.table_known(fam, t):
+                    or t in tried or not in_ranges(rec.signature.tables, t) \
+                    or re_.table_known(fam, t):
                 continue
+            tried.add(t)
             routes = fill(fam, t, host)
             if not routes:
                 continue
