@@ -10,8 +10,12 @@ same ``--key``, see below):
   240.0.0.0/4 for networks shorter than /15 or more than those hold), the
   documentation range 2001:db8::/32 for IPv6, then 3fff::/20 (RFC 9637: for
   networks shorter than /32, or more of them than 2001:db8::/32 holds; it
-  is not kept as it is in an input, being newer than most tools' lists)
-  (``POOLS``).
+  is not kept as it is in an input, being newer than most tools' lists),
+  then 4000::/3 (reserved by the IETF in IANA's IPv6 address space
+  registry, the IPv6 twin of 240.0.0.0/4: room for networks as short as
+  /20, more than 3fff::/20's single one; in the kernel's and RFC 6724's
+  policy table it is ``::/0``, label 1, like the global unicast it stands
+  in for, so source address selection is unchanged) (``POOLS``).
   192.0.2.0/24 is never a stand-in. Routing must stay the same, so the map
   keeps prefixes: every public network of the dump (``a/n`` with ``n`` at
   least ``MIN_PREFIX``: /9 for IPv4, /20 for IPv6) and the /24 (IPv4) or
@@ -116,7 +120,7 @@ _MCAST6 = ipaddress.ip_network("ff00::/8")
 POOLS: dict[int, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {
     4: tuple(ipaddress.ip_network(n) for n in (
         "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4")),
-    6: tuple(ipaddress.ip_network(n) for n in ("2001:db8::/32", "3fff::/20")),
+    6: tuple(ipaddress.ip_network(n) for n in ("2001:db8::/32", "3fff::/20", "4000::/3")),
 }
 #: The shortest public network given a stand-in (shorter ones name nobody: kept).
 MIN_PREFIX = {4: 9, 6: 20}

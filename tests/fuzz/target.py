@@ -351,6 +351,8 @@ def _public(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return False
     if a.version == 6 and int(a) >> 120 == 0:  # ::/8, reserved by the IETF: nobody's address
         return False
+    if a.version == 6 and int(a) >> 125 == 0b010:  # 4000::/3, reserved by the IETF (a stand-in pool)
+        return False
     return a.is_global and not a.is_multicast
 
 
