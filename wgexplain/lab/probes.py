@@ -548,6 +548,12 @@ class Observer:
         self.lab = lab
         self.trace = TraceMonitor(lab)
         self.capture = Capture(lab)
+        # The first packet into the tunnel starts WireGuard's handshake. wireguard-go opens its
+        # UDP socket and sets SO_MARK on it in two steps (BindUpdate()), so a handshake sent
+        # while the device comes up can leave unmarked: seen once as an outer packet with mark
+        # 0 beside the marked ones. One packet before any case, outside every observation
+        # window, lets that settle (what a case observes is then the tunnel at work).
+        send(lab, "udp", str(INTERNET_HOST), SERVICE_PORT, timeout=1.0)
 
     @contextmanager
     def _window(self) -> Iterator[dict[str, Any]]:
