@@ -167,7 +167,9 @@ def run(cmd: list[str], src: str) -> tuple[float, float, int, int]:
 
 
 def slope(sizes: list[int], times: list[float]) -> float:
-    """The log-log slope between the smallest and the largest size."""
+    """The log-log slope between the smallest and the largest size (NaN for one size)."""
+    if len(sizes) < 2 or sizes[-1] == sizes[0]:
+        return math.nan
     t0, t1 = max(times[0], 1e-3), max(times[-1], 1e-3)
     return math.log(t1 / t0) / math.log(sizes[-1] / sizes[0])
 
