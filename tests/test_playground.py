@@ -168,7 +168,7 @@ def test_web_path_imports_without_the_cli_libraries() -> None:
 
 
 def test_ipv6_without_socket_support_answers_the_same(tmp_path: Path) -> None:
-    """Pyodide's socket refuses AF_INET6 (inet_pton/inet_ntop): web.py's stand-ins give the same answers."""
+    """Pyodide's socket refuses AF_INET6 (inet_pton/inet_ntop): wgexplain.inet's fallbacks give the same answers."""
     files = SAMPLES["examples/broken/ipv6-leak"]["files"]
     request = {"files": files, "command": "trace",
                "packet": {"dst": "2606:4700:4700::1111", "ipproto": "tcp", "dport": "443"}}

@@ -25,13 +25,13 @@ import ipaddress
 import json
 import re
 import shlex
-import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 import click
 
+from wgexplain import inet
 from wgexplain.errors import DumpError, UsageError, WgExplainError
 from wgexplain.model import AF_INET, AF_INET6, Host, as_dict, family_name
 
@@ -478,8 +478,8 @@ def _fast_addr(text: str) -> "ipaddress.IPv4Address | ipaddress.IPv6Address | No
     compares them), else ``None`` (``route_get()`` reads it then, and says what is wrong)."""
     try:
         if ":" in text:
-            return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text))
-        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+            return ipaddress.IPv6Address(inet.inet_pton(inet.AF_INET6, text))
+        return ipaddress.IPv4Address(inet.inet_pton(inet.AF_INET, text))
     except (OSError, ValueError):
         return None
 

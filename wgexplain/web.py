@@ -38,45 +38,6 @@ from wgexplain.model import Host
 __all__ = ["answer", "load_files", "flow_tokens", "COMMANDS", "PACKET_FIELDS"]
 
 
-def _ipv6_text_without_sockets() -> None:
-    """Pyodide's ``socket`` has IPv6 disabled: its ``inet_pton``/``inet_ntop`` refuse
-    ``AF_INET6``, which the readers and the FIB use for speed. There, they become
-    :mod:`ipaddress` (the same bytes and, where the simulator calls ``inet_ntop``
-    -- the first 80 bits not all zero -- the same RFC 5952 text). Done before the
-    simulator's modules import them; nothing changes where sockets know IPv6.
-    """
-    import ipaddress
-    import socket
-
-    try:
-        socket.inet_pton(socket.AF_INET6, "::")
-        return
-    except OSError:
-        pass
-    pton, ntop = socket.inet_pton, socket.inet_ntop
-
-    def inet_pton(family: int, text: str) -> bytes:
-        if family != socket.AF_INET6:
-            return pton(family, text)
-        try:
-            if "%" in text:  # a scope id: ipaddress reads it, inet_pton() does not
-                raise ValueError(text)
-            return ipaddress.IPv6Address(text).packed
-        except ValueError:
-            raise OSError("illegal IP address string passed to inet_pton") from None
-
-    def inet_ntop(family: int, packed: bytes) -> str:
-        if family != socket.AF_INET6:
-            return ntop(family, packed)
-        if len(packed) != 16:
-            raise ValueError("invalid length of packed IP address string")
-        return str(ipaddress.IPv6Address(bytes(packed)))
-
-    socket.inet_pton, socket.inet_ntop = inet_pton, inet_ntop  # type: ignore[assignment]
-
-
-_ipv6_text_without_sockets()
-
 COMMANDS = ("trace", "route", "check")
 
 #: the packet form's fields, in the order of ``ip route get`` (keyword -> form field)

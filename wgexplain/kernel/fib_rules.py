@@ -28,7 +28,7 @@ Kernel details this follows (each one surprises readers):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_ntop
+from wgexplain.inet import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_ntop
 from typing import Callable, Sequence
 
 from wgexplain.model import AF_INET, Route, Rule

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 from dataclasses import dataclass
-from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_ntop
+from wgexplain.inet import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_ntop
 from typing import Callable, Iterable, Sequence
 
 from wgexplain.model import AF_INET, AF_INET6, Nexthop, Route

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
+from wgexplain.inet import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
 from typing import Any, Callable
 
 from wgexplain.model import Nexthop, Origin, Route

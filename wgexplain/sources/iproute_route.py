@@ -19,7 +19,7 @@ import gc
 import json
 import re
 from array import array
-from socket import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
+from wgexplain.inet import AF_INET as _SOCK_AF_INET, AF_INET6 as _SOCK_AF_INET6, inet_pton
 from typing import Any, Iterator, Sequence, overload
 
 from wgexplain.errors import DumpError
